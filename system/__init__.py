@@ -1,0 +1,1 @@
+"""qdc-loop's domain layer: plain Python, importable and testable without Ray."""
