@@ -1,0 +1,43 @@
+# qdc-loop: `make run` (quickstart end to end on CPU) and `make test` set everything up first.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.qdc-setup-done
+
+# One shared cache for DeepSpeed's JIT-built ops, so the ~50 s build is paid once per machine.
+export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
+export RAY_AUTH_MODE ?= disabled
+export VLLM_CPU_KVCACHE_SPACE ?= 1
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: setup test test-fast run bench clean-venv
+
+setup: $(STAMP)
+
+# Install order measured in STACK.md: the CPU torch first (a bare `torch` requirement would pull a
+# CUDA build), then the stack and the project, then drop the CUDA-linked extras that break vllm.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --quiet -c constraints.txt torch==2.13.0
+	$(PIP) install --quiet -c constraints.txt -e '.[cpu,dev]'
+	$(PIP) uninstall --quiet -y torchvision torchaudio torchcodec triton 2>/dev/null || true
+	$(PY) -c "import torch, transformers, trl, ray, faiss, deepspeed, vllm" >/dev/null
+	@touch $(STAMP)
+	@echo "setup done: $(VENV)"
+
+test: setup
+	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
+
+run: setup
+	$(VENV)/bin/qdc tint demo
+
+bench: setup
+	$(PY) benchmarks/tint.py
+
+clean-venv:
+	rm -rf $(VENV)

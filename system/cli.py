@@ -1,0 +1,166 @@
+"""The `qdc` command. Thin: parses flags, calls into system/, reports QdcError as one line and exit 2."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar
+
+import typer
+
+from system.errors import QdcError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="qdc-loop: self-improvement with QDC filtering on TInt.")
+tint_app = typer.Typer(no_args_is_help=True, help="TInt data and verdicts as JSONL.")
+app.add_typer(tint_app, name="tint")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SetOption = typer.Option([], "--set", help="override a recipe key: a.b.c=value (repeatable)")
+
+
+def reported(fn: F) -> F:
+    """Turn user errors into one message on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except QdcError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+
+
+# ------------------------------------------------------------------------------------------------
+# recipes
+
+
+@app.command("config")
+@reported
+def config_cmd(recipe: Path, set_: list[str] = SetOption) -> None:
+    """Print the resolved, validated recipe."""
+    from system.config import dump_recipe, load_recipe
+
+    sys.stdout.write(dump_recipe(load_recipe(recipe, set_)))
+
+
+# ------------------------------------------------------------------------------------------------
+# tint
+
+
+@tint_app.command("tasks")
+@reported
+def tint_tasks() -> None:
+    """List the registered tasks with their splits, one JSON object a line."""
+    from system.tint.commands import task_listing
+
+    for row in task_listing():
+        _print_json(row)
+
+
+@tint_app.command("sample")
+@reported
+def tint_sample(
+    task: str = typer.Option(..., "--task", help="a registered task name"),
+    split: str = typer.Option("id", "--split", help="id | ood_length | ood_digits | ood_task"),
+    n: int = typer.Option(10, "--n", min=1),
+    seed: int = typer.Option(0, "--seed"),
+    noise: str = typer.Option("none", "--noise", help="none | static | dynamic"),
+    contamination: float = typer.Option(1.0, "--contamination", help="fraction of records noised"),
+    intensity: float = typer.Option(0.3, "--intensity", help="per-digit (static) or per-step (dynamic) probability"),
+    static_variant: str = typer.Option("digit", "--static-variant", help="digit | line"),
+    out: Optional[Path] = typer.Option(None, "--out", help="write JSONL here (atomically) instead of stdout"),
+) -> None:
+    """Sample TInt records (prompt, completion, answer, noise ground truth)."""
+    from system.jsonio import write_jsonl
+    from system.tint.commands import sample_command
+
+    write_jsonl(sample_command(task, split, n, seed, noise, contamination, intensity, static_variant), out)
+
+
+@tint_app.command("verify")
+@reported
+def tint_verify(
+    path: Path = typer.Argument(..., help="JSONL with task, input and a completion field"),
+    field: str = typer.Option("completion", "--field", help="the field holding the text to verify"),
+    out: Optional[Path] = typer.Option(None, "--out"),
+) -> None:
+    """Add a `verdict` to every record. Any bad line stops the command before anything is written."""
+    from system.jsonio import write_jsonl
+    from system.tint.commands import verify_file
+
+    write_jsonl(verify_file(path, field), out)
+
+
+@tint_app.command("demo")
+@reported
+def tint_demo(n: int = typer.Option(200, "--n", min=1), seed: int = typer.Option(0, "--seed")) -> None:
+    """Sample, noise and verify a data set for every task; print what the verifier finds."""
+    from system.tint.commands import demo
+
+    demo(n, seed)
+
+
+# ------------------------------------------------------------------------------------------------
+# filter, train, eval
+
+
+@app.command("filter")
+@reported
+def filter_cmd(
+    path: Path = typer.Argument(..., help="input JSONL"),
+    strategy: str = typer.Option(..., "--strategy", help="selection strategy name"),
+    budget: int = typer.Option(..., "--budget", help="number of records to keep"),
+    text_field: str = typer.Option("completion", "--text-field", help="field embedded for diversity"),
+    quality_field: Optional[str] = typer.Option(None, "--quality-field", help="numeric field used as quality"),
+    seed: int = typer.Option(0, "--seed"),
+    out: Optional[Path] = typer.Option(None, "--out", help="chosen records (JSONL); summary goes to OUT.summary.json"),
+) -> None:
+    """The QDC filter on any JSONL file."""
+    from system.qdc.command import filter_command
+
+    filter_command(path, strategy=strategy, budget=budget, text_field=text_field,
+                   quality_field=quality_field, seed=seed, out=out)
+
+
+@app.command("train")
+@reported
+def train_cmd(recipe: Path, out: Path = typer.Option(..., "--out"), set_: list[str] = SetOption) -> None:
+    """Seed training of the scratch model on clean TInt data, then ID/OOD evaluation."""
+    from system.config import load_recipe
+    from system.models.commands import train_command
+
+    train_command(load_recipe(recipe, set_), out)
+
+
+@app.command("eval")
+@reported
+def eval_cmd(
+    model_dir: Path,
+    backend: str = typer.Option("hf", "--backend", help="vllm | hf"),
+    task: str = typer.Option(..., "--task"),
+    split: str = typer.Option("id", "--split"),
+    n: int = typer.Option(200, "--n", min=1),
+    seed: int = typer.Option(0, "--seed"),
+    out: Optional[Path] = typer.Option(None, "--out", help="one JSONL line a prompt with its verdict"),
+) -> None:
+    """Greedy exact-answer accuracy of a checkpoint."""
+    from system.models.commands import eval_command
+
+    _print_json(eval_command(model_dir, backend=backend, task=task, split=split, n=n, seed=seed, out=out))
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

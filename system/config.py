@@ -1,0 +1,177 @@
+"""The recipe: one YAML file, validated by pydantic before anything starts.
+
+Every section is a strict model (unknown keys are errors) and every error names the dotted path of
+the field and the file it came from. ``--set a.b.c=value`` overrides are applied to the raw YAML
+before validation; the value is read as YAML, so ``3``, ``0.5``, ``true``, ``[sum, max]`` get their
+natural types and pydantic coerces or rejects them like any other value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from system.errors import QdcError
+from system.models.config import GeneratorConfig, LearnerConfig, ModelConfig, SeedTrainConfig
+from system.qdc.config import FilterConfig
+from system.schema import StrictModel
+from system.tint.sampling import DEFAULT_SPLITS, SPLIT_NAMES, SplitSpec
+from system.tint.tasks import TASKS
+
+
+class RecipeError(QdcError):
+    """A recipe that cannot be used; the message names the file and the dotted field."""
+
+
+# ------------------------------------------------------------------------------------------------
+# tint
+
+
+class SplitConfig(StrictModel):
+    lengths: tuple[int, int] = Field(description="inclusive range of list lengths")
+    digits: tuple[int, int] = Field(description="inclusive range of digits per number")
+
+    @field_validator("lengths", "digits")
+    @classmethod
+    def _ordered_positive(cls, v: tuple[int, int]) -> tuple[int, int]:
+        lo, hi = v
+        if lo < 1 or hi < lo:
+            raise ValueError(f"needs 1 <= low <= high, got [{lo}, {hi}]")
+        return v
+
+    def spec(self) -> SplitSpec:
+        return SplitSpec(lengths=self.lengths, digits=self.digits)
+
+
+def _default_splits() -> dict[str, SplitConfig]:
+    return {k: SplitConfig(lengths=v.lengths, digits=v.digits) for k, v in DEFAULT_SPLITS.items()}
+
+
+class NoiseConfig(StrictModel):
+    kind: Literal["none", "static", "dynamic"] = "none"
+    contamination: float = Field(0.0, ge=0.0, le=1.0, description="fraction of records noised")
+    intensity: float = Field(0.0, ge=0.0, le=1.0, description="per-digit (static) or per-step (dynamic) probability")
+    static_variant: Literal["digit", "line"] = "digit"
+
+
+class TintConfig(StrictModel):
+    tasks: list[str] = Field(default_factory=lambda: ["sum", "max"], min_length=1, description="training (ID) tasks")
+    ood_tasks: list[str] = Field(default_factory=list, description="held-out tasks for the ood_task split")
+    splits: dict[Literal["id", "ood_length", "ood_digits", "ood_task"], SplitConfig] = Field(
+        default_factory=_default_splits
+    )
+    seed_size: int = Field(20_000, ge=1, description="records in the clean seed training set")
+    eval_size: int = Field(200, ge=1, description="evaluation prompts per task and split")
+    noise: NoiseConfig = Field(default_factory=NoiseConfig)
+
+    @field_validator("tasks", "ood_tasks")
+    @classmethod
+    def _known_tasks(cls, names: list[str]) -> list[str]:
+        unknown = [n for n in names if n not in TASKS]
+        if unknown:
+            raise ValueError(f"unknown TInt task(s) {unknown}; known: {', '.join(sorted(TASKS))}")
+        return names
+
+    @model_validator(mode="after")
+    def _all_splits(self) -> "TintConfig":
+        for name in SPLIT_NAMES:
+            self.splits.setdefault(name, _default_splits()[name])
+        return self
+
+    def split_specs(self) -> dict[str, SplitSpec]:
+        return {k: v.spec() for k, v in self.splits.items()}
+
+
+# ------------------------------------------------------------------------------------------------
+# the whole recipe
+
+
+class Recipe(StrictModel):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = 0
+    tint: TintConfig = Field(default_factory=TintConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    learner: LearnerConfig = Field(default_factory=LearnerConfig)
+    train: SeedTrainConfig = Field(default_factory=SeedTrainConfig)
+    filter: FilterConfig = Field(default_factory=FilterConfig)
+
+
+# ------------------------------------------------------------------------------------------------
+# loading, overrides, errors
+
+
+def _dotted(loc: Sequence[int | str]) -> str:
+    return ".".join(str(p) for p in loc) or "<recipe>"
+
+
+def format_validation_error(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid recipe"]
+    for e in err.errors():
+        field = _dotted(e["loc"])
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  {field}: unknown key")
+        else:
+            got = e.get("input")
+            shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+            lines.append(f"  {field}: {e['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> None:
+    """Apply ``a.b.c=value`` to the raw recipe mapping in place."""
+    key, eq, raw = assignment.partition("=")
+    parts = key.strip().split(".")
+    if not eq or not all(parts):
+        raise RecipeError(f"--set {assignment!r}: expected key.path=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part) if isinstance(node, dict) else None
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise RecipeError(f"--set {assignment!r}: {'.'.join(parts[: i + 1])} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise RecipeError(f"{p}: recipe file not found")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise RecipeError(f"{p}: not valid YAML: {e}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise RecipeError(f"{p}: a recipe is a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def validate_recipe(data: dict[str, Any], source: str = "<recipe>") -> Recipe:
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as e:
+        raise RecipeError(format_validation_error(e, source)) from None
+
+
+def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
+    """Read, override and validate a recipe; raises RecipeError naming the file and field."""
+    data = read_yaml(path)
+    data.setdefault("name", Path(path).stem)
+    for assignment in overrides:
+        apply_override(data, assignment)
+    return validate_recipe(data, str(path))
+
+
+def dump_recipe(recipe: Recipe) -> str:
+    return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)

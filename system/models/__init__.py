@@ -1,0 +1,1 @@
+"""Tokenizer, model factory, generation backends (vllm, hf) and the TRL/DeepSpeed learner."""

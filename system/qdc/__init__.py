@@ -1,0 +1,1 @@
+"""QDC filtering: quality and complexity scorers, embedders, FAISS diversity, selection strategies, metrics."""
