@@ -75,6 +75,20 @@ class TintConfig(StrictModel):
             raise ValueError(f"unknown TInt task(s) {unknown}; known: {', '.join(sorted(TASKS))}")
         return names
 
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_split_defaults(cls, data: Any) -> Any:
+        """A recipe names only what it changes: `splits: {id: {lengths: [2, 3]}}` keeps id's digits."""
+        if isinstance(data, dict) and isinstance(data.get("splits"), dict):
+            merged = {}
+            for name, value in data["splits"].items():
+                default = DEFAULT_SPLITS.get(name)
+                if default is not None and isinstance(value, dict):
+                    value = {"lengths": default.lengths, "digits": default.digits, **value}
+                merged[name] = value
+            data = {**data, "splits": merged}
+        return data
+
     @model_validator(mode="after")
     def _all_splits(self) -> "TintConfig":
         for name in SPLIT_NAMES:

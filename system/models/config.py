@@ -1,19 +1,155 @@
-"""Recipe sections for the model, the generators, the learner and seed training."""
+"""Recipe sections for the model, the generators, the learner and seed training.
 
+Everything here is checked when the recipe is loaded, before any model is built or engine started:
+a bad value gives a RecipeError naming the dotted field (``model.heads``, ``learner.zero_stage``).
+This module stays light (pydantic only) because every ``qdc`` command imports it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from system.models.generation.registry import BACKEND_NAMES
 from system.schema import StrictModel
+
+Dtype = Literal["float32", "bfloat16", "float16"]
 
 
 class ModelConfig(StrictModel):
-    pass
+    """What to train: a scratch Llama of the given size, or any HF causal LM folder / hub id."""
+
+    init: Literal["scratch", "pretrained"] = Field(
+        "scratch", description="scratch: a new Llama from the sizes below; pretrained: load `path`"
+    )
+    path: str | None = Field(None, description="an HF causal LM folder or hub id (init: pretrained)")
+    hidden: int = Field(128, ge=8, description="hidden size (scratch)")
+    layers: int = Field(4, ge=1, description="transformer layers (scratch)")
+    heads: int = Field(4, ge=1, description="attention heads; must divide `hidden` (scratch)")
+    kv_heads: int | None = Field(None, ge=1, description="key/value heads (GQA); None = heads")
+    intermediate: int | None = Field(None, ge=1, description="FFN width; None = 4 * hidden")
+    max_positions: int = Field(256, ge=16, description="longest prompt + completion, in characters")
+    rope_theta: float = Field(
+        math.inf,
+        gt=0,
+        description="RoPE base; .inf leaves one rotating pair per head (learned fastest on TInt, see STACK.md)",
+    )
+    tie_embeddings: bool = True
+    dtype: Dtype = "float32"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _path_means_pretrained(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("path") and "init" not in data:
+            data = {**data, "init": "pretrained"}
+        return data
+
+    @field_validator("heads")
+    @classmethod
+    def _heads_divide_hidden(cls, heads: int, info: ValidationInfo) -> int:
+        hidden = info.data.get("hidden")
+        if hidden is not None and hidden % heads:
+            raise ValueError(f"must divide model.hidden ({hidden}); {heads} heads do not")
+        return heads
+
+    @field_validator("kv_heads")
+    @classmethod
+    def _kv_heads_divide_heads(cls, kv: int | None, info: ValidationInfo) -> int | None:
+        heads = info.data.get("heads")
+        if kv is not None and heads is not None and heads % kv:
+            raise ValueError(f"must divide model.heads ({heads}); {kv} does not")
+        return kv
+
+    @model_validator(mode="after")
+    def _pretrained_needs_path(self) -> "ModelConfig":
+        if self.init == "pretrained" and not self.path:
+            raise ValueError("model.init is 'pretrained' but model.path is not set")
+        if self.init == "scratch" and self.path:
+            raise ValueError("model.path is set but model.init is 'scratch'; use init: pretrained (or drop path)")
+        return self
 
 
 class GeneratorConfig(StrictModel):
-    pass
+    """Sampling for the loop's generators (evaluation is always greedy)."""
+
+    backend: str = Field("vllm", description=f"generation backend: {' | '.join(BACKEND_NAMES)}")
+    samples_per_prompt: int = Field(4, ge=1, description="completions sampled per prompt (k)")
+    temperature: float = Field(0.7, ge=0.0, description="0 = greedy")
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    max_new_tokens: int = Field(128, ge=1)
+    stop: list[str] = Field(default_factory=list, description="extra stop strings (EOS always stops)")
+    batch_size: int = Field(256, ge=1, description="prompts per forward batch (hf backend)")
+    dtype: Dtype = "float32"
+    enforce_eager: bool = Field(True, description="vllm: skip graph capture / torch.compile (fast start on CPU)")
+    gpu_memory_utilization: float = Field(0.3, gt=0.0, le=1.0, description="vllm on GPU: KV cache share")
+    cpu_kv_cache_gib: int = Field(1, ge=1, description="vllm on CPU: VLLM_CPU_KVCACHE_SPACE when unset")
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, name: str) -> str:
+        if name not in BACKEND_NAMES:
+            raise ValueError(f"unknown generation backend {name!r}; known: {', '.join(BACKEND_NAMES)}")
+        return name
+
+
+SchedulerName = Literal["constant", "constant_with_warmup", "linear", "cosine", "cosine_with_min_lr"]
 
 
 class LearnerConfig(StrictModel):
-    pass
+    """SFT with TRL's SFTTrainer; DeepSpeed ZeRO when `zero_stage` is set; `world_size` ranks."""
+
+    world_size: int = Field(1, ge=1, description="ranks in the torch.distributed group")
+    zero_stage: int | None = Field(None, ge=0, le=3, description="DeepSpeed ZeRO stage 0-3; null = no DeepSpeed")
+    dist_backend: Literal["auto", "gloo", "nccl"] = Field("auto", description="auto: nccl on GPU, gloo on CPU")
+    batch_size: int = Field(64, ge=1, description="global batch (all ranks, all accumulation steps)")
+    grad_accum: int = Field(1, ge=1, description="gradient accumulation steps per optimizer step")
+    lr: float = Field(1e-3, gt=0.0)
+    scheduler: SchedulerName = "cosine_with_min_lr"
+    min_lr_ratio: float = Field(0.05, ge=0.0, le=1.0, description="cosine_with_min_lr: final lr / lr")
+    warmup_ratio: float = Field(0.03, ge=0.0, lt=1.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    max_grad_norm: float = Field(1.0, gt=0.0)
+    epochs: float = Field(1.0, gt=0.0, description="passes over the data per train() call")
+    max_steps: int | None = Field(None, ge=1, description="optimizer steps per train() call; overrides epochs")
+    max_length: int = Field(256, ge=8, description="tokens per training sequence (longer ones are cut)")
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    threads_per_rank: int | None = Field(None, ge=1, description="torch CPU threads per rank; None = cores / ranks")
+    logging_steps: int = Field(25, ge=1)
+
+    @model_validator(mode="after")
+    def _batch_splits_over_ranks(self) -> "LearnerConfig":
+        per = self.world_size * self.grad_accum
+        if self.batch_size % per:
+            raise ValueError(
+                f"learner.batch_size ({self.batch_size}) must be a multiple of "
+                f"learner.world_size x learner.grad_accum ({per})"
+            )
+        return self
+
+    @property
+    def micro_batch(self) -> int:
+        """Sequences per rank per forward pass."""
+        return self.batch_size // (self.world_size * self.grad_accum)
 
 
 class SeedTrainConfig(StrictModel):
-    pass
+    """`qdc train`: seed training of the model on clean TInt data (tint.tasks), then ID/OOD evaluation."""
+
+    max_steps: int | None = Field(1200, ge=1, description="optimizer steps; null = `epochs` over tint.seed_size")
+    epochs: float = Field(1.0, gt=0.0)
+    lr: float | None = Field(None, gt=0.0, description="seed-training lr; null = learner.lr")
+    eval_backend: str = Field("hf", description=f"backend for the evaluation: {' | '.join(BACKEND_NAMES)}")
+    eval_splits: list[Literal["id", "ood_length", "ood_digits", "ood_task"]] = Field(
+        default_factory=lambda: ["id", "ood_length", "ood_digits", "ood_task"],
+        description="splits evaluated after training (ood_task uses tint.ood_tasks)",
+    )
+    eval_max_new_tokens: int = Field(160, ge=1)
+
+    @field_validator("eval_backend")
+    @classmethod
+    def _known_backend(cls, name: str) -> str:
+        if name not in BACKEND_NAMES:
+            raise ValueError(f"unknown generation backend {name!r}; known: {', '.join(BACKEND_NAMES)}")
+        return name

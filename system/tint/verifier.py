@@ -106,7 +106,22 @@ def _agreement(written: tuple[Step, ...], answer: tuple[int, ...], i: int, sim: 
     return score + (answer == sim.trace.answer)
 
 
-def _forced_replay(task: Task, values: list[int], truth: Execution, written: Trace) -> Execution | None:
+class _Replays:
+    """Replays of one task on one input, memoized by their forced results (both classifiers ask for
+    the same first replay)."""
+
+    def __init__(self, task: Task, values: list[int]):
+        self.task, self.values = task, values
+        self._cache: dict[tuple[tuple[int, int], ...], Execution | None] = {}
+
+    def __call__(self, overrides: dict[int, int]) -> Execution | None:
+        key = tuple(sorted(overrides.items()))
+        if key not in self._cache:
+            self._cache[key] = execute(self.task, self.values, dict(overrides))
+        return self._cache[key]
+
+
+def _forced_replay(replay_with: _Replays, truth: Execution, written: Trace) -> Execution | None:
     """Replay forcing every written result that differs; the replay if it reproduces the text exactly."""
     sim, overrides = truth, {}
     for j, step in enumerate(written.steps):
@@ -115,7 +130,7 @@ def _forced_replay(task: Task, values: list[int], truth: Execution, written: Tra
             return None
         if step.result != predicted[j].result:
             overrides[j] = step.result
-            replay = execute(task, values, overrides)
+            replay = replay_with(overrides)
             if replay is None:
                 return None
             sim = replay
@@ -132,14 +147,15 @@ def _propagated(truth: Trace, replay: Trace) -> bool:
 def _classify(task: Task, values: list[int], truth: Execution, written: Trace) -> NoiseVerdict:
     if written == truth.trace:
         return "none"
-    exact = _forced_replay(task, values, truth, written)
+    replay_with = _Replays(task, values)
+    exact = _forced_replay(replay_with, truth, written)
     if exact is not None:
         # Every written value follows from the input and the written results before it.
         return "dynamic" if _propagated(truth.trace, exact.trace) else "static"
-    return _classify_by_lookahead(task, values, truth, written)
+    return _classify_by_lookahead(replay_with, truth, written)
 
 
-def _classify_by_lookahead(task: Task, values: list[int], truth: Execution, written: Trace) -> NoiseVerdict:
+def _classify_by_lookahead(replay_with: _Replays, truth: Execution, written: Trace) -> NoiseVerdict:
     steps, answer = written.steps, written.answer
     sim, overrides = truth, {}
     static = dynamic = False
@@ -160,7 +176,7 @@ def _classify_by_lookahead(task: Task, values: list[int], truth: Execution, writ
             break
         alternative: Execution | None = None
         if steps[i].result != predicted[j].result:
-            alternative = execute(task, values, {**overrides, j: steps[i].result})
+            alternative = replay_with({**overrides, j: steps[i].result})
         if alternative is not None and _agreement(steps, answer, i + 1, alternative, j + 1) > _agreement(
             steps, answer, i + 1, sim, j + 1
         ):
