@@ -1,0 +1,88 @@
+"""Starting Ray and reserving the loop's resources in one placement group.
+
+Bundles come out of the same CPU pool as live actors (STACK.md), so every role asks for the
+fractional CPUs the recipe gives it and the group is awaited with a timeout: a recipe that asks for
+more than the cluster has fails with a message instead of a hang.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+from ray.util.placement_group import PlacementGroup, placement_group, remove_placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+from actors.calls import StageTimeout
+from system.loop.config import ResourcesConfig
+
+# Environment every actor process gets (Ray starts workers from a clean environment on clusters).
+ACTOR_ENV_KEYS = ("TORCH_EXTENSIONS_DIR", "VLLM_CPU_KVCACHE_SPACE", "HF_HUB_OFFLINE", "TOKENIZERS_PARALLELISM",
+                  "VLLM_CACHE_ROOT", "RAY_AUTH_MODE")
+
+
+def start_ray(resources: ResourcesConfig, address: str | None) -> None:
+    """Attach to ``address`` (or RAY_ADDRESS) if given, else start a local Ray with the recipe's CPUs."""
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    env = {k: os.environ[k] for k in ACTOR_ENV_KEYS if k in os.environ}
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    runtime_env = {"env_vars": env}
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
+    else:
+        ray.init(num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, runtime_env=runtime_env,
+                 log_to_driver=True, configure_logging=False)
+
+
+@dataclass
+class Placement:
+    """Bundle indices per role inside one placement group."""
+
+    group: PlacementGroup
+    generators: list[int]
+    learners: list[int]
+    filter: int
+    prober: int
+
+    def strategy(self, bundle: int) -> PlacementGroupSchedulingStrategy:
+        return PlacementGroupSchedulingStrategy(placement_group=self.group, placement_group_bundle_index=bundle)
+
+    def release(self) -> None:
+        remove_placement_group(self.group)
+
+
+def _bundle(cpus: float, gpus: float) -> dict[str, float]:
+    b: dict[str, float] = {"CPU": cpus}
+    if gpus > 0:
+        b["GPU"] = gpus
+    return b
+
+
+def reserve(resources: ResourcesConfig, learner_ranks: int) -> Placement:
+    bundles: list[dict[str, Any]] = []
+    gens = list(range(resources.generators))
+    bundles += [_bundle(resources.generator_cpus, resources.generator_gpus) for _ in gens]
+    learners = list(range(len(bundles), len(bundles) + learner_ranks))
+    bundles += [_bundle(resources.learner_cpus, resources.learner_gpus) for _ in learners]
+    filter_index = len(bundles)
+    bundles.append(_bundle(resources.filter_cpus, 0))
+    prober_index = len(bundles)
+    bundles.append(_bundle(resources.prober_cpus, 0))
+    group = placement_group(bundles, strategy=resources.placement.upper())
+    timeout = resources.timeouts.actor_start
+    try:
+        ray.get(group.ready(), timeout=timeout)
+    except ray.exceptions.GetTimeoutError:
+        remove_placement_group(group)
+        total = {k: sum(b.get(k, 0) for b in bundles) for k in ("CPU", "GPU")}
+        raise StageTimeout(
+            f"stage 'placement': the cluster could not reserve {total} for {len(bundles)} bundles within "
+            f"{timeout:.0f} s (available: {ray.available_resources()}); lower resources.*_cpus/_gpus or "
+            f"resources.generators, or raise resources.timeouts.actor_start"
+        ) from None
+    return Placement(group, gens, learners, filter_index, prober_index)

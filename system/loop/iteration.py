@@ -1,0 +1,98 @@
+"""One iteration's data, as plain functions: candidates from generations, the training set with
+replay, and the numbers that go into metrics.jsonl."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from typing import Any, Sequence
+
+from system.tint.verifier import verify
+
+Record = dict[str, Any]
+
+
+def expand_candidates(prompts: Sequence[Record], generations: Sequence[Sequence[dict[str, Any]]]) -> list[Record]:
+    """One candidate record per sample: the prompt's task, input and truth, the generated completion.
+
+    ``generations[i]`` holds the samples of ``prompts[i]``, each ``{"text": ..., "mean_logprob": ...}``.
+    """
+    if len(prompts) != len(generations):
+        raise ValueError(f"{len(generations)} generation lists for {len(prompts)} prompts")
+    out = []
+    for prompt, samples in zip(prompts, generations):
+        for k, sample in enumerate(samples):
+            out.append({
+                "prompt_id": prompt["prompt_id"],
+                "sample_index": k,
+                "task": prompt["task"],
+                "input": prompt["input"],
+                "prompt": prompt["prompt"],
+                "completion": sample["text"],
+                "answer": prompt["answer"],
+                "mean_logprob": sample.get("mean_logprob"),
+            })
+    return out
+
+
+def pass_at_k(candidates: Sequence[Record]) -> float:
+    """Fraction of prompts with at least one sample whose answer is exactly right."""
+    best: dict[str, bool] = defaultdict(bool)
+    for c in candidates:
+        best[c["prompt_id"]] |= verify(c["task"], c["input"], c["completion"]).answer_correct
+    return sum(best.values()) / len(best) if best else 0.0
+
+
+def kept_fraction(candidates: Sequence[Record], selected: Sequence[int]) -> float:
+    """Fraction of prompts with at least one sample selected (what moves the curriculum)."""
+    prompts = {c["prompt_id"] for c in candidates}
+    kept = {candidates[i]["prompt_id"] for i in selected}
+    return len(kept) / len(prompts) if prompts else 0.0
+
+
+def training_set(
+    selected: Sequence[Record],
+    earlier_selections: Sequence[Record],
+    seed_records: Sequence[Record],
+    replay_ratio: float,
+    replay_seed_share: float,
+    seed: int,
+) -> list[Record]:
+    """The selection plus replay, shuffled: replay makes up ``replay_ratio`` of the result, drawn
+    ``replay_seed_share`` from clean seed data and the rest from earlier iterations' selections."""
+    rng = random.Random(seed)
+    n_replay = round(len(selected) * replay_ratio / (1.0 - replay_ratio)) if selected else 0
+    n_seed = round(n_replay * replay_seed_share) if earlier_selections else n_replay
+    n_earlier = n_replay - n_seed
+    replay = _draw(seed_records, n_seed, rng) + _draw(earlier_selections, n_earlier, rng)
+    data = [{"prompt": r["prompt"], "completion": r["completion"]} for r in [*selected, *replay]]
+    rng.shuffle(data)
+    return data
+
+
+def _draw(pool: Sequence[Record], n: int, rng: random.Random) -> list[Record]:
+    if n <= 0 or not pool:
+        return []
+    if n <= len(pool):
+        return rng.sample(list(pool), n)
+    return [rng.choice(pool) for _ in range(n)]
+
+
+def accuracy_table(records: Sequence[Record], completions: Sequence[str]) -> dict[str, Any]:
+    """Exact-answer accuracy of greedy completions: overall, per task and per list length."""
+    per_task: dict[str, list[bool]] = defaultdict(list)
+    per_length: dict[str, list[bool]] = defaultdict(list)
+    verdicts = []
+    for r, text in zip(records, completions, strict=True):
+        v = verify(r["task"], r["input"], text)
+        verdicts.append(v)
+        per_task[r["task"]].append(v.answer_correct)
+        per_length[str(len(r["input"]))].append(v.answer_correct)
+    mean = lambda xs: sum(xs) / len(xs) if xs else 0.0  # noqa: E731
+    return {
+        "accuracy": mean([v.answer_correct for v in verdicts]),
+        "steps_valid": mean([v.steps_valid for v in verdicts]),
+        "by_task": {t: mean(xs) for t, xs in sorted(per_task.items())},
+        "by_length": {k: mean(xs) for k, xs in sorted(per_length.items(), key=lambda kv: int(kv[0]))},
+        "n": len(verdicts),
+    }

@@ -1,0 +1,1 @@
+"""Generation backends behind one interface; `vllm` and `hf` are registry entries."""
