@@ -158,6 +158,37 @@ def eval_cmd(
     _print_json(eval_command(model_dir, backend=backend, task=task, split=split, n=n, seed=seed, out=out))
 
 
+# ------------------------------------------------------------------------------------------------
+# the closed loop and its report
+
+
+@app.command("run")
+@reported
+def run_cmd(
+    recipe: Path,
+    set_: list[str] = SetOption,
+    resume: bool = typer.Option(False, "--resume", help="continue run.dir (or the newest run of this recipe)"),
+    address: Optional[str] = typer.Option(None, "--address", help="attach to a Ray cluster (default: RAY_ADDRESS or a local Ray)"),
+) -> None:
+    """The closed loop: generate -> filter -> learn -> sync -> probe, for loop.iterations iterations."""
+    from system.config import dump_recipe, load_recipe
+
+    resolved = load_recipe(recipe, set_)  # validated before Ray or any actor starts
+    from actors.driver import run_loop
+
+    run_dir = run_loop(resolved, dump_recipe(resolved), resume=resume, address=address)
+    typer.echo(str(run_dir))
+
+
+@app.command("report")
+@reported
+def report_cmd(run_dir: Path) -> None:
+    """report.html and PNG plots from a run directory."""
+    from system.report import build_report
+
+    typer.echo(str(build_report(run_dir)))
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -15,6 +15,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from system.errors import QdcError
+from system.loop.config import LoopConfig, ResourcesConfig, RunConfig
 from system.models.config import GeneratorConfig, LearnerConfig, ModelConfig, SeedTrainConfig
 from system.qdc.config import FilterConfig
 from system.schema import StrictModel
@@ -112,6 +113,17 @@ class Recipe(StrictModel):
     learner: LearnerConfig = Field(default_factory=LearnerConfig)
     train: SeedTrainConfig = Field(default_factory=SeedTrainConfig)
     filter: FilterConfig = Field(default_factory=FilterConfig)
+    loop: LoopConfig = Field(default_factory=LoopConfig)
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
+
+    @model_validator(mode="after")
+    def _loop_tasks_known(self) -> "Recipe":
+        tasks = self.loop.curriculum.tasks or []
+        unknown = [t for t in tasks if t not in TASKS]
+        if unknown:
+            raise ValueError(f"loop.curriculum.tasks: unknown TInt task(s) {unknown}; known: {', '.join(sorted(TASKS))}")
+        return self
 
 
 # ------------------------------------------------------------------------------------------------

@@ -7,30 +7,30 @@ import random
 from collections import defaultdict
 from typing import Any, Sequence
 
+from system.models.generation.base import Generation
 from system.tint.verifier import verify
 
 Record = dict[str, Any]
 
 
-def expand_candidates(prompts: Sequence[Record], generations: Sequence[Sequence[dict[str, Any]]]) -> list[Record]:
-    """One candidate record per sample: the prompt's task, input and truth, the generated completion.
-
-    ``generations[i]`` holds the samples of ``prompts[i]``, each ``{"text": ..., "mean_logprob": ...}``.
-    """
+def expand_candidates(prompts: Sequence[Record], generations: Sequence[Generation]) -> list[Record]:
+    """One candidate record per sample: the prompt's task, input and truth, the generated completion
+    and its mean token log-prob (the generators' samples of ``prompts[i]`` are ``generations[i]``)."""
     if len(prompts) != len(generations):
-        raise ValueError(f"{len(generations)} generation lists for {len(prompts)} prompts")
+        raise ValueError(f"{len(generations)} generations for {len(prompts)} prompts")
     out = []
-    for prompt, samples in zip(prompts, generations):
-        for k, sample in enumerate(samples):
+    for prompt, generation in zip(prompts, generations):
+        for k, sample in enumerate(generation.samples):
             out.append({
                 "prompt_id": prompt["prompt_id"],
                 "sample_index": k,
                 "task": prompt["task"],
                 "input": prompt["input"],
                 "prompt": prompt["prompt"],
-                "completion": sample["text"],
+                "completion": sample.text,
                 "answer": prompt["answer"],
-                "mean_logprob": sample.get("mean_logprob"),
+                "mean_logprob": sample.sum_logprob / len(sample.logprobs) if sample.logprobs else None,
+                "finish_reason": sample.finish_reason,
             })
     return out
 

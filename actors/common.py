@@ -1,0 +1,13 @@
+"""What every actor does when it starts: the torch thread count the recipe gives it."""
+
+from __future__ import annotations
+
+import os
+
+
+def set_threads(threads: int | None) -> None:
+    import torch
+
+    n = threads or os.cpu_count() or 1
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    torch.set_num_threads(n)

@@ -1,0 +1,256 @@
+"""The loop controller: runs iterations over the actors and records each finished stage.
+
+Reads like DESIGN.md's loop. Every decision (which prompts, what to keep, what to train on, what the
+numbers are) is a call into system/; this module only moves data between actors, bounds every wait
+and writes what finished into the run directory.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import ray
+
+from actors.calls import ActorDied, ActorGroup, LoopError, shard, wait_all
+from actors.filter import FilterActor
+from actors.generator import GeneratorActor
+from actors.learner import LearnerGroup
+from actors.placement import Placement, reserve, start_ray
+from actors.prober import ProberActor
+from system.config import Recipe
+from system.loop import artifacts
+from system.loop.curriculum import first_frontier, iteration_prompts, next_frontier
+from system.loop.evaluation import eval_prompt_sets, metrics_row
+from system.loop.iteration import expand_candidates, kept_fraction, pass_at_k, training_set
+from system.loop.progress import Progress
+from system.loop.seeds import stage_seed
+from system.models.generation.base import Generation, SamplingSpec
+from system.store import RunDir
+from system.tint.dataset import sample_records
+
+STAGES = ("generate", "filter", "learn", "eval")
+
+
+@dataclass
+class Timer:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[f"{name}_s"] = self.seconds.get(f"{name}_s", 0.0) + time.perf_counter() - start
+
+
+class LoopController:
+    def __init__(self, recipe: Recipe, run: RunDir, address: str | None = None, progress: Progress | None = None,
+                 on_stage: Callable[[int, str], None] | None = None):
+        self.recipe = recipe
+        self.run = run
+        self.address = address
+        self.progress = progress or Progress()
+        self.on_stage = on_stage  # test hook: called when a stage starts
+        self.timeouts = recipe.resources.timeouts
+        self.generators: ActorGroup | None = None
+        self.learners: LearnerGroup | None = None
+        self.filter: Any = None
+        self.prober: Any = None
+        self.placement: Placement | None = None
+        self.model_dir: Path | None = None  # the checkpoint the generators hold
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def execute(self) -> list[dict[str, Any]]:
+        start_ray(self.recipe.resources, self.address)
+        try:
+            self._start_actors()
+            if self.recipe.loop.seed_training:
+                self._seed_iteration()
+            for i in range(1, self.recipe.loop.iterations + 1):
+                self._iteration(i)
+            self.run.mark_run_done()
+            return self.run.metrics()
+        finally:
+            self._stop_actors()
+
+    def _start_actors(self) -> None:
+        r = self.recipe
+        self.placement = reserve(r.resources, r.learner.world_size)
+        initial = artifacts.latest_model(self.run, r)
+        self.learners = LearnerGroup.start(r, self.placement, initial, self.timeouts.actor_start)
+        if initial is None:  # a scratch model: the learner builds it, the generators start from its save
+            initial = self.learners.save(artifacts.initial_model_dir(self.run), self.timeouts.learn)
+        self.model_dir = initial
+        gens = [
+            GeneratorActor.options(
+                scheduling_strategy=self.placement.strategy(b), num_cpus=r.resources.generator_cpus,
+                num_gpus=r.resources.generator_gpus, max_restarts=r.resources.max_restarts, max_task_retries=0,
+            ).remote(str(initial), r.generator.model_dump(), r.seed, r.resources.threads)
+            for b in self.placement.generators
+        ]
+        self.generators = ActorGroup(gens, [f"generator-{i}" for i in range(len(gens))])
+        self.filter = FilterActor.options(scheduling_strategy=self.placement.strategy(self.placement.filter),
+                                          num_cpus=r.resources.filter_cpus).remote(r.filter.model_dump(), r.resources.threads)
+        self.prober = ProberActor.options(scheduling_strategy=self.placement.strategy(self.placement.prober),
+                                          num_cpus=r.resources.prober_cpus).remote(r.filter.model_dump())
+        wait_all([g.ready.remote() for g in gens] + [self.filter.ready.remote(), self.prober.ready.remote()],
+                 timeout=self.timeouts.actor_start, stage="start", key="actor_start",
+                 names=self.generators.names + ["filter", "prober"])
+
+    def _stop_actors(self) -> None:
+        for handle in ([*(self.generators.actors if self.generators else [])] + [self.filter, self.prober]):
+            if handle is not None:
+                ray.kill(handle)
+        if self.learners is not None:
+            self.learners.stop()
+        if self.placement is not None:
+            self.placement.release()
+
+    # -- generation with shard retry ------------------------------------------------------------
+    def _generate(self, prompts: Sequence[str], spec: SamplingSpec, stage: str) -> list[Generation]:
+        assert self.generators is not None
+        shards = shard(list(prompts), len(self.generators.actors))
+        results: list[list[Generation] | None] = [None] * len(shards)
+        for attempt in range(self.recipe.resources.max_restarts + 1):
+            todo = [i for i, r in enumerate(results) if r is None and shards[i]]
+            if not todo:
+                break
+            refs = [self.generators.actors[i].generate.remote(shards[i], spec) for i in todo]
+            for i, ref in zip(todo, refs):
+                try:
+                    (results[i],) = wait_all([ref], timeout=self.timeouts.generate, stage=stage,
+                                             names=[self.generators.names[i]], key="generate")
+                except ActorDied as e:
+                    if attempt == self.recipe.resources.max_restarts:
+                        raise LoopError(f"{e}; gave up after {attempt + 1} attempts "
+                                        f"(resources.max_restarts={self.recipe.resources.max_restarts})") from None
+                    self.progress.note(f"{self.generators.names[i]} died during {stage}; re-sampling its shard")
+                    self._revive_generator(i)
+        return [g for shard_out in results for g in (shard_out or [])]
+
+    def _revive_generator(self, i: int) -> None:
+        """Ray restarts a dead generator with its original arguments: bring it to the current weights."""
+        assert self.generators is not None and self.model_dir is not None
+        actor = self.generators.actors[i]
+        wait_all([actor.load_checkpoint.remote(str(self.model_dir))], timeout=self.timeouts.actor_start,
+                 stage="restart", names=[self.generators.names[i]], key="actor_start")
+
+    # -- iteration 0: seed training -------------------------------------------------------------
+    def _seed_iteration(self) -> None:
+        r, run = self.recipe, self.run
+        timer = Timer()
+        wall = time.perf_counter()
+        if not run.is_done("000/learn"):
+            self._stage(0, "learn")
+            with timer.stage("learn"):
+                seed_data = artifacts.seed_training_records(r)
+                metrics = self.learners.train(seed_data, r.train.max_steps, stage_seed(r.seed, 0, "learn"),
+                                              lr=r.train.lr, timeout=self.timeouts.learn)
+                self.model_dir = self.learners.save(artifacts.model_dir(run, 0), self.timeouts.learn)
+                run.write_json(0, "learn.json", {**metrics, "seconds": timer.seconds.get("learn_s")})
+            run.mark_done("000/learn")
+        self._sync(0, timer)
+        self._eval(0, timer, wall, frontier=None)
+
+    # -- iterations 1..N ------------------------------------------------------------------------
+    def _iteration(self, i: int) -> None:
+        r, run = self.recipe, self.run
+        timer = Timer()
+        wall = time.perf_counter()
+        frontier = self._frontier(i)
+        tag = f"{i:03d}"
+        if not run.is_done(f"{tag}/generate"):
+            self._stage(i, "generate")
+            with timer.stage("generate"):
+                prompts = iteration_prompts(r.loop.curriculum.tasks or r.tint.tasks, r.loop.prompts_per_iteration,
+                                            frontier, r.tint.splits["id"].spec(), r.loop.curriculum.below_frontier,
+                                            stage_seed(r.seed, i, "prompts"), i)
+                spec = SamplingSpec.from_config(r.generator, seed=stage_seed(r.seed, i, "generate"))
+                generations = self._generate([p["prompt"] for p in prompts], spec, "generate")
+                candidates = expand_candidates(prompts, generations)
+                artifacts.write_candidates(run, i, candidates, frontier)
+            run.mark_done(f"{tag}/generate")
+        if not run.is_done(f"{tag}/filter"):
+            self._stage(i, "filter")
+            with timer.stage("filter"):
+                candidates = artifacts.read_candidates(run, i)
+                (selection,) = wait_all([self.filter.select.remote(candidates, stage_seed(r.seed, i, "filter"))],
+                                        timeout=self.timeouts.filter, stage="filter", names=["filter"], key="filter")
+                artifacts.write_selection(run, i, candidates, selection, pass_at_k(candidates),
+                                          kept_fraction(candidates, selection.indices))
+            run.mark_done(f"{tag}/filter")
+        if not run.is_done(f"{tag}/learn"):
+            self._stage(i, "learn")
+            with timer.stage("learn"):
+                selected = artifacts.selected_records(run, i)
+                data = training_set(selected, artifacts.earlier_selections(run, i), artifacts.replay_seed_records(r, i),
+                                    r.loop.replay_ratio, r.loop.replay_seed_share, stage_seed(r.seed, i, "replay"))
+                if len(selected) >= r.loop.min_train_records:
+                    metrics = self.learners.train(data, r.loop.learn_steps, stage_seed(r.seed, i, "learn"),
+                                                  lr=None, timeout=self.timeouts.learn)
+                    self.model_dir = self.learners.save(artifacts.model_dir(run, i), self.timeouts.learn)
+                else:
+                    metrics = {"skipped": f"{len(selected)} selected < loop.min_train_records"}
+                run.write_json(i, "learn.json", {**metrics, "n_train": len(data), "n_selected": len(selected)})
+            run.mark_done(f"{tag}/learn")
+        self._sync(i, timer)
+        self._eval(i, timer, wall, frontier=frontier)
+
+    def _frontier(self, i: int) -> int:
+        r = self.recipe
+        current = first_frontier(r.loop.curriculum, r.tint.splits["id"].spec())
+        for j in range(1, i):
+            info = self.run.read_json(j, "selection.json")
+            current = next_frontier(r.loop.curriculum, info["frontier"], info["kept_fraction"]).length
+        return current
+
+    # -- sync and eval --------------------------------------------------------------------------
+    def _sync(self, i: int, timer: Timer) -> None:
+        """Generators take the newest weights: from the learner in memory, or from disk after a resume."""
+        latest = artifacts.latest_model(self.run, self.recipe)
+        assert latest is not None and self.generators is not None
+        with timer.stage("sync"):
+            if self.learners is not None and self.learners.holds(latest):
+                blob = self.learners.weights(self.timeouts.sync)
+                ref = ray.put(blob)
+                acks = self.generators.call_all("update_weights", ref, str(latest), timeout=self.timeouts.sync,
+                                                stage="sync", key="sync")
+                if any(a != blob.checksum for a in acks):
+                    raise LoopError(f"stage 'sync': a generator acknowledged other weights than {blob.checksum[:12]}")
+            else:
+                self.generators.call_all("load_checkpoint", str(latest), timeout=self.timeouts.sync, stage="sync",
+                                         key="sync")
+        self.model_dir = latest
+
+    def _eval(self, i: int, timer: Timer, wall_start: float, frontier: int | None) -> None:
+        r, run = self.recipe, self.run
+        tag = f"{i:03d}"
+        if run.is_done(f"{tag}/eval"):
+            return
+        self._stage(i, "eval")
+        with timer.stage("eval"):
+            sets = eval_prompt_sets(r)
+            flat = [rec for split in sets.values() for rec in split]
+            greedy = SamplingSpec(n=1, temperature=0.0, max_new_tokens=r.loop.eval.max_new_tokens, seed=0)
+            outs = self._generate([x["prompt"] for x in flat], greedy, "eval")
+            sample_spec = SamplingSpec.from_config(r.generator, seed=stage_seed(r.seed, i, "diversity"))
+            div_prompts = [x["prompt"] for x in sets["id"][: max(1, r.loop.eval.diversity_samples // sample_spec.n)]]
+            div_outs = self._generate(div_prompts, sample_spec, "eval")
+            (result,) = wait_all([self.prober.evaluate.remote(sets, [g.samples[0].text for g in outs],
+                                                              [t for g in div_outs for t in g.texts])],
+                                 timeout=self.timeouts.eval, stage="eval", names=["prober"], key="eval")
+        row = metrics_row(i, result, run, timer.seconds, time.perf_counter() - wall_start, frontier)
+        run.write_json(i, "eval.json", {**result, "row": row})
+        artifacts.write_metrics(run)
+        run.mark_done(f"{tag}/eval")
+        self.progress.iteration_done(row)
+
+    def _stage(self, i: int, name: str) -> None:
+        self.progress.stage(i, name)
+        if self.on_stage is not None:
+            self.on_stage(i, name)

@@ -1,0 +1,22 @@
+"""Entry point of `qdc run`: open the run directory, run the controller, shut Ray down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ray
+
+from actors.controller import LoopController
+from system.config import Recipe
+from system.loop.rundir import open_run
+
+
+def run_loop(recipe: Recipe, recipe_yaml: str, *, resume: bool = False, address: str | None = None) -> Path:
+    run = open_run(recipe, recipe_yaml, resume)
+    started_here = not ray.is_initialized()
+    try:
+        LoopController(recipe, run, address=address).execute()
+    finally:
+        if started_here and ray.is_initialized():
+            ray.shutdown()
+    return run.path

@@ -1,0 +1,162 @@
+"""The loop's files inside the run directory, written atomically and read back on resume.
+
+    iter_000/model/            seed-trained checkpoint (save_pretrained folder)
+    iter_XXX/candidates.parquet every sample of the iteration (before filtering)
+    iter_XXX/samples.parquet    every sample with its scores, selected or not, and why
+    iter_XXX/selection.json     chosen indices, counts, QDC metrics, frontier and kept fraction
+    iter_XXX/model/             the checkpoint after this iteration's learning
+    iter_XXX/learn.json, eval.json
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from system.store import RunDir, atomic_write_bytes
+from system.tint.dataset import sample_records
+from system.tint.tasks import get_task
+
+if TYPE_CHECKING:
+    from system.config import Recipe
+
+Record = dict[str, Any]
+INITIAL_MODEL = "init_model"
+
+
+# -- checkpoints -----------------------------------------------------------------------------------
+def model_dir(run: RunDir, iteration: int) -> Path:
+    return run.path / f"iter_{iteration:03d}" / "model"
+
+
+def initial_model_dir(run: RunDir) -> Path:
+    return run.path / INITIAL_MODEL
+
+
+def _is_checkpoint(p: Path) -> bool:
+    return (p / "config.json").is_file() and any(p.glob("*.safetensors"))
+
+
+def latest_model(run: RunDir, recipe: "Recipe") -> Path | None:
+    """The newest finished checkpoint of the run; else the recipe's pretrained path; else None (scratch)."""
+    finished = [int(s.split("/")[0]) for s in run.manifest()["finished"] if s.endswith("/learn")]
+    for i in sorted(finished, reverse=True):
+        if _is_checkpoint(model_dir(run, i)):
+            return model_dir(run, i)
+    if _is_checkpoint(initial_model_dir(run)):
+        return initial_model_dir(run)
+    if recipe.model.path:
+        return Path(recipe.model.path)
+    return None
+
+
+# -- data for learning -----------------------------------------------------------------------------
+def seed_training_records(recipe: "Recipe") -> list[Record]:
+    """The clean seed set (the same one `qdc train` uses)."""
+    from system.models.sft_data import seed_records
+
+    return [{"prompt": r["prompt"], "completion": r["completion"]} for r in seed_records(recipe.tint, recipe.seed)]
+
+
+def replay_seed_records(recipe: "Recipe", iteration: int, n: int = 4096) -> list[Record]:
+    """Fresh clean ID records for replay (a different draw every iteration, seeded)."""
+    splits = recipe.tint.split_specs()
+    tasks = recipe.tint.tasks
+    return [{"prompt": r["prompt"], "completion": r["completion"]}
+            for t in tasks for r in sample_records(t, "id", n // len(tasks), seed=recipe.seed * 1000 + iteration,
+                                                    splits=splits)]
+
+
+# -- candidates and selections ---------------------------------------------------------------------
+def _to_table_rows(records: Sequence[Record]) -> list[Record]:
+    rows = []
+    for r in records:
+        row = dict(r)
+        ans = row.get("answer")
+        row["answer"] = list(ans) if isinstance(ans, list) else [ans]
+        rows.append(row)
+    return rows
+
+
+def _from_table_rows(rows: Sequence[Record]) -> list[Record]:
+    out = []
+    for r in rows:
+        r = dict(r)
+        if not get_task(r["task"]).returns_list:
+            r["answer"] = r["answer"][0]
+        out.append(r)
+    return out
+
+
+def _write_parquet(path: Path, records: Sequence[Record]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(_to_table_rows(records)), buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _read_parquet(path: Path) -> list[Record]:
+    import pyarrow.parquet as pq
+
+    return _from_table_rows(pq.read_table(path).to_pylist())
+
+
+def write_candidates(run: RunDir, iteration: int, candidates: Sequence[Record], frontier: int) -> None:
+    _write_parquet(run.iter_dir(iteration) / "candidates.parquet", candidates)
+    run.write_json(iteration, "curriculum.json", {"frontier": frontier, "n_candidates": len(candidates)})
+
+
+def read_candidates(run: RunDir, iteration: int) -> list[Record]:
+    return _read_parquet(run.iter_dir(iteration) / "candidates.parquet")
+
+
+def write_selection(run: RunDir, iteration: int, candidates: Sequence[Record], selection: Any,
+                    pass_k: float, kept: float) -> None:
+    """samples.parquet (every candidate with scores, selected flag and reason) and selection.json."""
+    chosen = set(int(i) for i in selection.indices)
+    rows = []
+    for idx, c in enumerate(candidates):
+        row = dict(c)
+        for name, column in selection.scores.items():
+            row[name] = float(column[idx])
+        row["selected"] = idx in chosen
+        row["reason"] = selection.reasons[idx]
+        rows.append(row)
+    _write_parquet(run.iter_dir(iteration) / "samples.parquet", rows)
+    curriculum = run.read_json(iteration, "curriculum.json")
+    run.write_json(iteration, "selection.json", {
+        "indices": sorted(chosen),
+        "n_generated": len(candidates),
+        "n_selected": len(chosen),
+        "pass_at_k": pass_k,
+        "kept_fraction": kept,
+        "frontier": curriculum["frontier"],
+        "metrics": selection.metrics,
+    })
+
+
+def selected_records(run: RunDir, iteration: int) -> list[Record]:
+    return [r for r in _read_parquet(run.iter_dir(iteration) / "samples.parquet") if r["selected"]]
+
+
+def earlier_selections(run: RunDir, iteration: int) -> list[Record]:
+    out: list[Record] = []
+    for j in range(1, iteration):
+        if (run.iter_dir(j) / "samples.parquet").is_file():
+            out += selected_records(run, j)
+    return out
+
+
+# -- metrics ---------------------------------------------------------------------------------------
+def write_metrics(run: RunDir) -> None:
+    """metrics.jsonl is rebuilt from every finished iteration's eval.json (so it is never half-written)."""
+    rows = []
+    for d in sorted(run.path.glob("iter_*")):
+        p = d / "eval.json"
+        if p.is_file():
+            rows.append(json.loads(p.read_text())["row"])
+    run.write_metrics(rows)

@@ -1,0 +1,116 @@
+"""The loop's plain-Python parts: run directory, curriculum, replay, weight blobs, sharding."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from actors.calls import shard
+from system.loop.config import CurriculumConfig
+from system.loop.curriculum import first_frontier, iteration_prompts, next_frontier
+from system.loop.iteration import kept_fraction, training_set
+from system.loop.seeds import stage_seed
+from system.loop.sync import WeightBlob, WeightSyncError, pack_state, unpack_state
+from system.store import RunDir, RunDirError, atomic_write_dir
+from system.tint.sampling import DEFAULT_SPLITS
+
+
+def test_new_run_refuses_a_non_empty_directory(tmp_path: Path) -> None:
+    run = RunDir.create(tmp_path / "r", "name: x\n", "x")
+    assert json.loads((run.path / "manifest.json").read_text())["finished"] == []
+    with pytest.raises(RunDirError, match="not empty"):
+        RunDir.create(tmp_path / "r", "name: x\n", "x")
+
+
+def test_manifest_records_finished_stages(tmp_path: Path) -> None:
+    run = RunDir.create(tmp_path / "r", "name: x\n", "x")
+    run.mark_done("001/generate")
+    run.mark_done("001/generate")
+    reopened = RunDir.open(tmp_path / "r")
+    assert reopened.is_done("001/generate") and not reopened.is_done("001/filter")
+    assert reopened.manifest()["finished"] == ["001/generate"]
+    with pytest.raises(RunDirError, match="not a run directory"):
+        RunDir.open(tmp_path)
+
+
+def test_newest_run_of_a_recipe(tmp_path: Path) -> None:
+    for stamp in ("20260101T000000Z", "20260301T000000Z", "20260201T000000Z"):
+        RunDir.create(tmp_path / f"quick-{stamp}", "", "quick")
+    RunDir.create(tmp_path / "quickstart-20270101T000000Z", "", "quickstart")
+    assert RunDir.newest(tmp_path, "quick").name == "quick-20260301T000000Z"
+    assert RunDir.newest(tmp_path, "other") is None
+
+
+def test_atomic_dir_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    def fill(d: Path) -> None:
+        (d / "a.txt").write_text("half")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        atomic_write_dir(tmp_path / "model", fill)
+    assert list(tmp_path.iterdir()) == []
+    atomic_write_dir(tmp_path / "model", lambda d: (d / "a.txt").write_text("whole"))
+    assert (tmp_path / "model" / "a.txt").read_text() == "whole"
+
+
+def test_frontier_moves_only_when_enough_was_kept() -> None:
+    cfg = CurriculumConfig(advance_when_kept=0.2, max_length=7)
+    start = first_frontier(cfg, DEFAULT_SPLITS["id"])
+    assert start == 6
+    assert next_frontier(cfg, 6, 0.1).length == 6
+    assert next_frontier(cfg, 6, 0.25).length == 7
+    assert next_frontier(cfg, 7, 0.9).length == 7
+
+
+def test_iteration_prompts_are_seeded_and_at_the_frontier() -> None:
+    a = iteration_prompts(["sum", "max"], 50, 6, DEFAULT_SPLITS["id"], 0.0, seed=3, iteration=1)
+    b = iteration_prompts(["sum", "max"], 50, 6, DEFAULT_SPLITS["id"], 0.0, seed=3, iteration=1)
+    assert a == b and len(a) == 50
+    assert {len(r["input"]) for r in a} == {6}
+    assert {r["task"] for r in a} == {"sum", "max"}
+    assert len({r["prompt_id"] for r in a}) == 50
+    mixed = iteration_prompts(["sum"], 200, 8, DEFAULT_SPLITS["id"], 0.5, seed=3, iteration=1)
+    assert {len(r["input"]) for r in mixed} == {6, 7, 8}
+
+
+def test_training_set_mixes_selection_and_replay() -> None:
+    sel = [{"prompt": f"s{i}", "completion": "x"} for i in range(30)]
+    earlier = [{"prompt": f"e{i}", "completion": "x"} for i in range(100)]
+    seed = [{"prompt": f"d{i}", "completion": "x"} for i in range(100)]
+    data = training_set(sel, earlier, seed, replay_ratio=0.5, replay_seed_share=0.5, seed=1)
+    kinds = [r["prompt"][0] for r in data]
+    assert len(data) == 60 and kinds.count("s") == 30 and kinds.count("d") == 15 and kinds.count("e") == 15
+    assert data == training_set(sel, earlier, seed, 0.5, 0.5, seed=1)
+    assert training_set([], earlier, seed, 0.5, 0.5, seed=1) == []
+
+
+def test_kept_fraction_counts_prompts() -> None:
+    cands = [{"prompt_id": p} for p in ["a", "a", "b", "b", "c"]]
+    assert kept_fraction(cands, [0, 1, 2]) == pytest.approx(2 / 3)
+
+
+def test_weight_blob_checksum_is_verified() -> None:
+    state = {"w": torch.arange(6, dtype=torch.float32).reshape(2, 3), "b": torch.ones(3)}
+    blob = pack_state(state)
+    back = unpack_state(blob)
+    assert torch.equal(back["w"], state["w"]) and torch.equal(back["b"], state["b"])
+    corrupted = WeightBlob(blob.data[:-1] + bytes([blob.data[-1] ^ 1]), blob.checksum, blob.n_tensors)
+    with pytest.raises(WeightSyncError, match="checksum mismatch"):
+        unpack_state(corrupted)
+
+
+def test_shards_keep_order_and_cover_everything() -> None:
+    items = list(range(10))
+    parts = shard(items, 3)
+    assert [len(p) for p in parts] == [4, 3, 3]
+    assert [x for p in parts for x in p] == items
+    assert shard([1], 3) == [[1], [], []]
+
+
+def test_stage_seeds_differ_by_stage_and_iteration() -> None:
+    seeds = {stage_seed(0, i, s) for i in range(3) for s in ("generate", "learn", "filter")}
+    assert len(seeds) == 9
+    assert stage_seed(0, 1, "learn") == stage_seed(0, 1, "learn")
