@@ -28,9 +28,9 @@ from system.loop.evaluation import eval_prompt_sets, metrics_row
 from system.loop.iteration import expand_candidates, kept_fraction, pass_at_k, training_set
 from system.loop.progress import Progress
 from system.loop.seeds import stage_seed
+from system.loop.tensorboard import log_row
 from system.models.generation.base import Generation, SamplingSpec
 from system.store import RunDir
-from system.tint.dataset import sample_records
 
 STAGES = ("generate", "filter", "learn", "eval")
 
@@ -63,6 +63,7 @@ class LoopController:
         self.prober: Any = None
         self.placement: Placement | None = None
         self.model_dir: Path | None = None  # the checkpoint the generators hold
+        self.restarts = 0  # generator shards re-sampled after a death or a restart
 
     # -- lifecycle ------------------------------------------------------------------------------
     def execute(self) -> list[dict[str, Any]]:
@@ -113,32 +114,50 @@ class LoopController:
 
     # -- generation with shard retry ------------------------------------------------------------
     def _generate(self, prompts: Sequence[str], spec: SamplingSpec, stage: str) -> list[Generation]:
+        """Shard the prompts over the generators. A shard whose generator died, or came back from a
+        restart on stale weights, is re-sampled after the generator is brought to the current weights."""
         assert self.generators is not None
         shards = shard(list(prompts), len(self.generators.actors))
-        results: list[list[Generation] | None] = [None] * len(shards)
+        results: list[list[Generation] | None] = [None if s else [] for s in shards]
+        expected = str(self.model_dir)
         for attempt in range(self.recipe.resources.max_restarts + 1):
-            todo = [i for i, r in enumerate(results) if r is None and shards[i]]
+            todo = [i for i, out in enumerate(results) if out is None]
             if not todo:
                 break
             refs = [self.generators.actors[i].generate.remote(shards[i], spec) for i in todo]
             for i, ref in zip(todo, refs):
+                name = self.generators.names[i]
                 try:
-                    (results[i],) = wait_all([ref], timeout=self.timeouts.generate, stage=stage,
-                                             names=[self.generators.names[i]], key="generate")
-                except ActorDied as e:
-                    if attempt == self.recipe.resources.max_restarts:
-                        raise LoopError(f"{e}; gave up after {attempt + 1} attempts "
-                                        f"(resources.max_restarts={self.recipe.resources.max_restarts})") from None
-                    self.progress.note(f"{self.generators.names[i]} died during {stage}; re-sampling its shard")
-                    self._revive_generator(i)
-        return [g for shard_out in results for g in (shard_out or [])]
+                    ((version, out),) = wait_all([ref], timeout=self.timeouts.generate, stage=stage, names=[name],
+                                                 key="generate")
+                except ActorDied:
+                    version, out = None, None
+                if version == expected:
+                    results[i] = out
+                    continue
+                if attempt == self.recipe.resources.max_restarts:
+                    raise LoopError(f"stage {stage!r}: {name} failed {attempt + 1} times "
+                                    f"(resources.max_restarts={self.recipe.resources.max_restarts})")
+                self.restarts += 1
+                self.progress.note(f"{name} died or restarted during {stage}; re-sampling its shard")
+                self._revive_generator(i)
+        return [g for out in results for g in (out or [])]
 
     def _revive_generator(self, i: int) -> None:
-        """Ray restarts a dead generator with its original arguments: bring it to the current weights."""
+        """Ray restarts a dead generator with its original arguments: once it answers again, bring it
+        to the current weights (calls fail fast while it is still restarting, so retry until the deadline)."""
         assert self.generators is not None and self.model_dir is not None
-        actor = self.generators.actors[i]
-        wait_all([actor.load_checkpoint.remote(str(self.model_dir))], timeout=self.timeouts.actor_start,
-                 stage="restart", names=[self.generators.names[i]], key="actor_start")
+        actor, name = self.generators.actors[i], self.generators.names[i]
+        deadline = time.monotonic() + self.timeouts.actor_start
+        while True:
+            try:
+                wait_all([actor.load_checkpoint.remote(str(self.model_dir))], timeout=self.timeouts.actor_start,
+                         stage="restart", names=[name], key="actor_start")
+                return
+            except ActorDied:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     # -- iteration 0: seed training -------------------------------------------------------------
     def _seed_iteration(self) -> None:
@@ -179,7 +198,7 @@ class LoopController:
             self._stage(i, "filter")
             with timer.stage("filter"):
                 candidates = artifacts.read_candidates(run, i)
-                (selection,) = wait_all([self.filter.select.remote(candidates, stage_seed(r.seed, i, "filter"))],
+                (selection,) = wait_all([self.filter.select.remote(candidates, stage_seed(r.seed, i, "filter"), r.loop.min_quality)],
                                         timeout=self.timeouts.filter, stage="filter", names=["filter"], key="filter")
                 artifacts.write_selection(run, i, candidates, selection, pass_at_k(candidates),
                                           kept_fraction(candidates, selection.indices))
@@ -247,6 +266,8 @@ class LoopController:
         row = metrics_row(i, result, run, timer.seconds, time.perf_counter() - wall_start, frontier)
         run.write_json(i, "eval.json", {**result, "row": row})
         artifacts.write_metrics(run)
+        if r.run.tensorboard:
+            log_row(run.path, row)
         run.mark_done(f"{tag}/eval")
         self.progress.iteration_done(row)
 

@@ -20,5 +20,5 @@ class FilterActor:
     def ready(self) -> bool:
         return True
 
-    def select(self, candidates: list[dict[str, Any]], seed: int) -> LoopSelection:
-        return select_candidates(self.config, candidates, seed)
+    def select(self, candidates: list[dict[str, Any]], seed: int, min_quality: float) -> LoopSelection:
+        return select_candidates(self.config, candidates, seed, min_quality)

@@ -25,8 +25,9 @@ class GeneratorActor:
     def ready(self) -> str:
         return self.weights_version
 
-    def generate(self, prompts: Sequence[str], spec: SamplingSpec) -> list[Generation]:
-        return self.backend.generate(prompts, spec)
+    def generate(self, prompts: Sequence[str], spec: SamplingSpec) -> tuple[str, list[Generation]]:
+        """The generations and the weights they came from (a restarted actor is back on its first checkpoint)."""
+        return self.weights_version, self.backend.generate(prompts, spec)
 
     def update_weights(self, blob: WeightBlob, version: str) -> str:
         self.backend.update_weights(unpack_state(blob))

@@ -30,6 +30,10 @@ def start_ray(resources: ResourcesConfig, address: str | None) -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     env = {k: os.environ[k] for k in ACTOR_ENV_KEYS if k in os.environ}
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Actor output reaches the driver's terminal: keep library progress bars and chatter out of it.
+    env.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    env.setdefault("TQDM_DISABLE", "1")
     runtime_env = {"env_vars": env}
     address = address or os.environ.get("RAY_ADDRESS")
     if address:

@@ -48,6 +48,10 @@ class LoopConfig(StrictModel):
     )
     replay_seed_share: float = Field(0.5, ge=0.0, le=1.0, description="share of the replay taken from clean seed data")
     min_train_records: int = Field(64, ge=1, description="skip learning when fewer records than this were selected")
+    min_quality: float = Field(
+        1.0, ge=0.0, le=1.0,
+        description="only candidates with filter quality >= this may be selected (1.0 = fully verified; 0 = no gate)",
+    )
     curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
 

@@ -1,0 +1,61 @@
+"""A tiny loop recipe (HF backend, 2-layer model) that runs end to end in well under a minute."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TINY = {
+    "name": "tiny",
+    "seed": 0,
+    "tint": {"tasks": ["sum"], "seed_size": 2000},
+    "model": {"hidden": 64, "layers": 2, "heads": 4, "max_positions": 128},
+    "generator": {"backend": "hf", "samples_per_prompt": 4, "max_new_tokens": 64},
+    "learner": {"batch_size": 32, "lr": 1.0e-3},
+    "train": {"max_steps": 60},
+    "filter": {"strategy": "deita", "budget": 0.25},
+    "loop": {"iterations": 2, "prompts_per_iteration": 24, "learn_steps": 40, "min_train_records": 1,
+             "min_quality": 0.0, "eval": {"n": 16, "diversity_samples": 16, "max_new_tokens": 64}},
+    "resources": {"num_cpus": 2},
+}
+
+TIMING_KEYS = {"generate_s", "filter_s", "learn_s", "sync_s", "eval_s", "wall_s"}
+
+
+def loop_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("RAY_AUTH_MODE", "disabled")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env.pop("RAY_ADDRESS", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def tiny_recipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    p = tmp_path_factory.mktemp("recipes") / "tiny.yaml"
+    p.write_text(yaml.safe_dump(TINY))
+    return p
+
+
+def qdc_run(recipe: Path, *args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "system.cli", "run", str(recipe), *args], cwd=ROOT, env=loop_env(),
+                          capture_output=True, text=True, timeout=900, **kw)
+
+
+@pytest.fixture(scope="session")
+def uninterrupted_run(tiny_recipe: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "uninterrupted"
+    proc = qdc_run(tiny_recipe, "--set", f"run.dir={out}")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return out
+
+
+def comparable(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rows]
