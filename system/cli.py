@@ -180,6 +180,38 @@ def run_cmd(
     typer.echo(str(run_dir))
 
 
+@app.command("probe")
+@reported
+def probe_cmd(
+    recipe: Path,
+    set_: list[str] = SetOption,
+    address: Optional[str] = typer.Option(None, "--address", help="attach to a Ray cluster"),
+) -> None:
+    """Noise-robustness grid on TInt (fine-tune, prompt and filter probes); finished cells are skipped on rerun."""
+    from system.config import dump_recipe, load_recipe
+
+    resolved = load_recipe(recipe, set_)
+    from actors.probe import run_probe
+
+    typer.echo(str(run_probe(resolved, dump_recipe(resolved), address=address)))
+
+
+@app.command("ablate")
+@reported
+def ablate_cmd(
+    recipe: Path,
+    set_: list[str] = SetOption,
+    address: Optional[str] = typer.Option(None, "--address", help="attach to a Ray cluster"),
+) -> None:
+    """The closed loop once per filtering strategy (same seeds, same compute), then a comparison table."""
+    from system.config import dump_recipe, load_recipe
+
+    resolved = load_recipe(recipe, set_)
+    from actors.ablate import run_ablation
+
+    typer.echo(str(run_ablation(resolved, dump_recipe(resolved), address=address)))
+
+
 @app.command("report")
 @reported
 def report_cmd(run_dir: Path) -> None:

@@ -15,8 +15,10 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from system.errors import QdcError
+from system.ablation.config import AblateConfig
 from system.loop.config import LoopConfig, ResourcesConfig, RunConfig
 from system.models.config import GeneratorConfig, LearnerConfig, ModelConfig, SeedTrainConfig
+from system.probe.config import ProbeConfig
 from system.qdc.config import FilterConfig
 from system.schema import StrictModel
 from system.tint.sampling import DEFAULT_SPLITS, SPLIT_NAMES, SplitSpec
@@ -116,6 +118,8 @@ class Recipe(StrictModel):
     loop: LoopConfig = Field(default_factory=LoopConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     run: RunConfig = Field(default_factory=RunConfig)
+    probe: ProbeConfig = Field(default_factory=ProbeConfig)
+    ablate: AblateConfig = Field(default_factory=AblateConfig)
 
     @model_validator(mode="after")
     def _loop_tasks_known(self) -> "Recipe":

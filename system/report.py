@@ -7,6 +7,7 @@ HTML refers to the PNGs beside it, so it opens in a browser with no server.
 from __future__ import annotations
 
 import html
+import importlib
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -104,6 +105,8 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 Section = Callable[[Path], str]
 _EXTRA_SECTIONS: list[Section] = []
+# Modules that register a section with `register_section` when imported.
+SECTION_MODULES = ("system.probe.report", "system.ablation.report")
 
 
 def register_section(fn: Section) -> Section:
@@ -135,6 +138,8 @@ def build_report(run_dir: str | Path) -> Path:
     run = Path(run_dir)
     if not run.is_dir():
         raise ReportError(f"{run}: no such run directory")
+    for module in SECTION_MODULES:
+        importlib.import_module(module)
     sections = [s for s in [loop_section(run)] + [fn(run) for fn in _EXTRA_SECTIONS] if s]
     if not sections:
         raise ReportError(f"{run}: nothing to report (no {METRICS} or probe/ablation results yet)")

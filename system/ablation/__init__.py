@@ -1,0 +1,1 @@
+"""Filtering ablations: the same loop once per selection strategy, and their comparison."""

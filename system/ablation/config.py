@@ -1,0 +1,7 @@
+"""Recipe section `ablate:`."""
+
+from system.schema import StrictModel
+
+
+class AblateConfig(StrictModel):
+    pass

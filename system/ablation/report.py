@@ -1,0 +1,1 @@
+"""Ablation section of report.html."""

@@ -1,0 +1,1 @@
+"""Noise-robustness probes on TInt: fine-tune, prompt and filter probes over a noise grid."""

@@ -1,0 +1,7 @@
+"""Recipe section `probe:`."""
+
+from system.schema import StrictModel
+
+
+class ProbeConfig(StrictModel):
+    pass

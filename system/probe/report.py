@@ -1,0 +1,1 @@
+"""Probe results section of report.html."""
