@@ -162,54 +162,45 @@ def eval_cmd(
 # the closed loop and its report
 
 
+AddressOption = typer.Option(None, "--address", help="attach to a Ray cluster (default: RAY_ADDRESS or a local Ray)")
+
+
+def _launch(recipe: Path, set_: list[str], runner: str, **kwargs: Any) -> None:
+    """Validate the whole recipe first (before Ray or any actor starts), then hand it to an actors/ runner."""
+    import importlib
+
+    from system.config import dump_recipe, load_recipe
+
+    resolved = load_recipe(recipe, set_)
+    module, _, name = runner.partition(":")
+    run = getattr(importlib.import_module(module), name)
+    typer.echo(str(run(resolved, dump_recipe(resolved), **kwargs)))
+
+
 @app.command("run")
 @reported
 def run_cmd(
     recipe: Path,
     set_: list[str] = SetOption,
     resume: bool = typer.Option(False, "--resume", help="continue run.dir (or the newest run of this recipe)"),
-    address: Optional[str] = typer.Option(None, "--address", help="attach to a Ray cluster (default: RAY_ADDRESS or a local Ray)"),
+    address: Optional[str] = AddressOption,
 ) -> None:
     """The closed loop: generate -> filter -> learn -> sync -> probe, for loop.iterations iterations."""
-    from system.config import dump_recipe, load_recipe
-
-    resolved = load_recipe(recipe, set_)  # validated before Ray or any actor starts
-    from actors.driver import run_loop
-
-    run_dir = run_loop(resolved, dump_recipe(resolved), resume=resume, address=address)
-    typer.echo(str(run_dir))
+    _launch(recipe, set_, "actors.driver:run_loop", resume=resume, address=address)
 
 
 @app.command("probe")
 @reported
-def probe_cmd(
-    recipe: Path,
-    set_: list[str] = SetOption,
-    address: Optional[str] = typer.Option(None, "--address", help="attach to a Ray cluster"),
-) -> None:
+def probe_cmd(recipe: Path, set_: list[str] = SetOption, address: Optional[str] = AddressOption) -> None:
     """Noise-robustness grid on TInt (fine-tune, prompt and filter probes); finished cells are skipped on rerun."""
-    from system.config import dump_recipe, load_recipe
-
-    resolved = load_recipe(recipe, set_)
-    from actors.probe import run_probe
-
-    typer.echo(str(run_probe(resolved, dump_recipe(resolved), address=address)))
+    _launch(recipe, set_, "actors.probe:run_probe", address=address)
 
 
 @app.command("ablate")
 @reported
-def ablate_cmd(
-    recipe: Path,
-    set_: list[str] = SetOption,
-    address: Optional[str] = typer.Option(None, "--address", help="attach to a Ray cluster"),
-) -> None:
+def ablate_cmd(recipe: Path, set_: list[str] = SetOption, address: Optional[str] = AddressOption) -> None:
     """The closed loop once per filtering strategy (same seeds, same compute), then a comparison table."""
-    from system.config import dump_recipe, load_recipe
-
-    resolved = load_recipe(recipe, set_)
-    from actors.ablate import run_ablation
-
-    typer.echo(str(run_ablation(resolved, dump_recipe(resolved), address=address)))
+    _launch(recipe, set_, "actors.ablate:run_ablation", address=address)
 
 
 @app.command("report")
