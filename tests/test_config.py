@@ -104,3 +104,11 @@ def test_cli_prints_the_resolved_recipe(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", sorted((ROOT / "recipes").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_recipe_validates(path: Path) -> None:
     load_recipe(path)
+
+
+def test_vllm_head_size_is_checked_before_any_engine_starts(tmp_path: Path) -> None:
+    p = write(tmp_path, {"name": "t", "model": {"hidden": 64, "heads": 4}, "generator": {"backend": "vllm"}})
+    with pytest.raises(RecipeError, match="head size vLLM's CPU attention does not support"):
+        load_recipe(p)
+    assert load_recipe(p, ["generator.backend=hf", "train.eval_backend=hf"]).model.heads == 4
+    assert load_recipe(p, ["model.heads=2"]).model.heads == 2
