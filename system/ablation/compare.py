@@ -1,0 +1,168 @@
+"""The ablation's comparison table, from the run directories of its variants.
+
+Per (strategy, seed, iteration): ID and OOD accuracy, accuracy by list length, output diversity
+(Vendi score of the model's samples, distinct n-grams) and the selected data's QDC statistics
+(Vendi, cluster coverage, mean quality and complexity). Then mean and sample standard deviation over
+seeds per (strategy, iteration), and a final-iteration summary.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from system.store import RunDir, atomic_write_json, atomic_write_text
+
+COMPARISON = "comparison.json"
+Row = dict[str, Any]
+
+METRICS = ("id_accuracy", "ood_accuracy", "output_diversity", "distinct_ngrams", "n_selected", "pass_at_k",
+           "sel_vendi", "sel_cluster_coverage", "sel_quality", "sel_complexity", "sel_distinct_2", "learn_s", "wall_s")
+LABELS = {
+    "id_accuracy": "ID accuracy", "ood_accuracy": "OOD accuracy", "output_diversity": "output Vendi",
+    "distinct_ngrams": "output distinct-2", "n_selected": "selected", "pass_at_k": "pass@k",
+    "sel_vendi": "selection Vendi", "sel_cluster_coverage": "selection coverage", "sel_quality": "selection quality",
+    "sel_complexity": "selection complexity", "sel_distinct_2": "selection distinct-2", "learn_s": "learn s",
+    "wall_s": "wall s",
+}
+
+
+def variant_rows(strategy: str, seed: int, run_dir: Path) -> list[Row]:
+    """One row per finished iteration of one loop run."""
+    run = RunDir(run_dir)
+    out = []
+    for m in run.metrics():
+        i = m["iteration"]
+        row: Row = {"strategy": strategy, "seed": seed, "iteration": i,
+                    **{k: m.get(k) for k in ("id_accuracy", "ood_accuracy", "output_diversity", "distinct_ngrams",
+                                             "n_selected", "pass_at_k", "learn_s", "wall_s", "frontier_length")},
+                    "accuracy_by_length": m.get("accuracy_by_length") or {}}
+        sel_file = run_dir / f"iter_{i:03d}" / "selection.json"
+        if i > 0 and sel_file.is_file():
+            after = (json.loads(sel_file.read_text()).get("metrics") or {}).get("after") or {}
+            row.update(sel_vendi=after.get("vendi"), sel_cluster_coverage=after.get("cluster_coverage"),
+                       sel_quality=after.get("quality_mean"), sel_complexity=after.get("complexity_mean"),
+                       sel_distinct_2=after.get("distinct_2"))
+        out.append(row)
+    return out
+
+
+def _stats(values: Sequence[float]) -> dict[str, Any]:
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values), "n": len(values)}
+
+
+def _numbers(rows: Iterable[Row], key: str) -> list[float]:
+    out = []
+    for r in rows:
+        v = r.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v):
+            out.append(float(v))
+    return out
+
+
+def aggregate(rows: Sequence[Row]) -> list[Row]:
+    """Mean/std over seeds per (strategy, iteration); accuracy by length likewise."""
+    groups: dict[tuple[str, int], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r["strategy"], r["iteration"]), []).append(r)
+    out = []
+    for (strategy, iteration), members in groups.items():
+        row: Row = {"strategy": strategy, "iteration": iteration, "seeds": sorted(m["seed"] for m in members)}
+        for key in METRICS:
+            values = _numbers(members, key)
+            if values:
+                row[key] = _stats(values)
+        lengths = sorted({k for m in members for k in m["accuracy_by_length"]}, key=int)
+        row["accuracy_by_length"] = {k: _stats(_numbers([m["accuracy_by_length"] for m in members], k))
+                                     for k in lengths if _numbers([m["accuracy_by_length"] for m in members], k)}
+        out.append(row)
+    order = {s: i for i, s in enumerate(dict.fromkeys(r["strategy"] for r in rows))}
+    return sorted(out, key=lambda r: (order[r["strategy"]], r["iteration"]))
+
+
+def final_summary(means: Sequence[Row]) -> list[Row]:
+    """Per strategy: its last iteration's numbers, the change of output diversity since iteration 1
+    (the first self-improvement round; iteration 0 is the shared seed model) and the selection's
+    statistics averaged over iterations."""
+    out = []
+    for strategy in dict.fromkeys(r["strategy"] for r in means):
+        mine = [r for r in means if r["strategy"] == strategy]
+        last = max(mine, key=lambda r: r["iteration"])
+        first = min((r for r in mine if r["iteration"] >= 1), key=lambda r: r["iteration"], default=None)
+        seed_row = next((r for r in mine if r["iteration"] == 0), None)
+        row: Row = {"strategy": strategy, "iteration": last["iteration"], "seeds": last["seeds"]}
+        for key in ("id_accuracy", "ood_accuracy", "output_diversity", "distinct_ngrams"):
+            row[key] = last.get(key)
+        for key in ("id_accuracy", "ood_accuracy", "output_diversity"):
+            if seed_row is not None and seed_row.get(key) and last.get(key):
+                row[f"{key}_vs_seed"] = last[key]["mean"] - seed_row[key]["mean"]
+        if first is not None and first is not last and first.get("output_diversity") and last.get("output_diversity"):
+            row["output_diversity_change"] = last["output_diversity"]["mean"] - first["output_diversity"]["mean"]
+        for key in ("sel_vendi", "sel_cluster_coverage", "sel_quality", "sel_complexity"):
+            values = [r[key]["mean"] for r in mine if r.get(key)]
+            if values:
+                row[key] = statistics.fmean(values)
+        out.append(row)
+    return out
+
+
+def cell_text(v: Any, signed: bool = False) -> str:
+    """A table cell: stats as mean ± std (just the mean for one seed), floats with 3 decimals."""
+    if isinstance(v, dict) and "mean" in v:
+        counts = float(v["min"]).is_integer() and float(v["max"]).is_integer() and v["max"] >= 2
+        mean, std = (f"{v['mean']:.1f}", f"{v['std']:.1f}") if counts else (f"{v['mean']:.3f}", f"{v['std']:.3f}")
+        return f"{mean} ± {std}" if v["n"] > 1 else mean
+    if isinstance(v, float):
+        return f"{v:+.3f}" if signed else f"{v:.3f}"
+    if isinstance(v, list):
+        return " ".join(str(x) for x in v)
+    return "" if v is None else str(v)
+
+
+FINAL_COLUMNS = [("strategy", "strategy"), ("iteration", "iteration"), ("id_accuracy", "ID accuracy"),
+                 ("ood_accuracy", "OOD accuracy"), ("output_diversity", "output Vendi"),
+                 ("output_diversity_change", "Vendi change since it. 1"), ("distinct_ngrams", "output distinct-2"),
+                 ("sel_vendi", "selection Vendi"), ("sel_cluster_coverage", "selection coverage"),
+                 ("sel_quality", "selection quality"), ("sel_complexity", "selection complexity"), ("seeds", "seeds")]
+ITERATION_COLUMNS = [("strategy", "strategy"), ("iteration", "iteration"), ("id_accuracy", "ID accuracy"),
+                     ("ood_accuracy", "OOD accuracy"), ("output_diversity", "output Vendi"),
+                     ("distinct_ngrams", "output distinct-2"), ("n_selected", "selected"),
+                     ("sel_vendi", "selection Vendi"), ("sel_quality", "selection quality"), ("seeds", "seeds")]
+
+
+def markdown_table(rows: Sequence[Row], columns: Sequence[tuple[str, str]]) -> str:
+    lines = ["| " + " | ".join(h for _, h in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell_text(r.get(k), signed=k.endswith(("_change", "_vs_seed"))) for k, _ in columns)
+              + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_comparison(root: Path, runs: Sequence[tuple[str, int, Path]]) -> dict[str, Any]:
+    """comparison.json (rows, means, final), comparison.md and comparison.csv under ``root``."""
+    rows = [r for strategy, seed, path in runs for r in variant_rows(strategy, seed, path)]
+    means = aggregate(rows)
+    final = final_summary(means)
+    data = {"rows": rows, "means": means, "final": final,
+            "runs": [{"strategy": s, "seed": seed, "dir": str(p)} for s, seed, p in runs]}
+    atomic_write_json(root / COMPARISON, data)
+    md = ("## Final iteration (mean ± std over seeds)\n\n" + markdown_table(final, FINAL_COLUMNS)
+          + "\n## Per iteration\n\n" + markdown_table(means, ITERATION_COLUMNS))
+    atomic_write_text(root / "comparison.md", md)
+    buf = io.StringIO()
+    fields = ["strategy", "seed", "iteration", *METRICS, "frontier_length"]
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(root / "comparison.csv", buf.getvalue())
+    return data
+
+
+def read_comparison(root: str | Path) -> dict[str, Any] | None:
+    p = Path(root) / COMPARISON
+    return json.loads(p.read_text()) if p.is_file() else None

@@ -1,0 +1,134 @@
+"""The model factory: a seeded scratch Llama from recipe sizes, or any HF causal LM folder.
+
+A scratch model is paired with the character-level TInt tokenizer; a pretrained one brings its own
+tokenizer from its folder. Checkpoints are plain ``save_pretrained`` folders (safetensors) holding
+the model and its tokenizer, so vLLM, transformers or the next iteration load them directly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from system.errors import QdcError
+from system.models.config import ModelConfig
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import LlamaConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+
+class CheckpointError(QdcError):
+    """A model folder that cannot be loaded; the message names the folder and what is missing."""
+
+
+def torch_dtype(name: str) -> "torch.dtype":
+    import torch
+
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def llama_config(cfg: ModelConfig, tokenizer: "PreTrainedTokenizerBase") -> "LlamaConfig":
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden,
+        intermediate_size=cfg.intermediate or 4 * cfg.hidden,
+        num_hidden_layers=cfg.layers,
+        num_attention_heads=cfg.heads,
+        num_key_value_heads=cfg.kv_heads or cfg.heads,
+        max_position_embeddings=cfg.max_positions,
+        rope_parameters={"rope_type": "default", "rope_theta": cfg.rope_theta},
+        tie_word_embeddings=cfg.tie_embeddings,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        dtype=cfg.dtype,
+    )
+
+
+def build_scratch(cfg: ModelConfig, seed: int) -> tuple["PreTrainedModel", "PreTrainedTokenizerBase"]:
+    """A new Llama with the TInt tokenizer; the same seed gives bit-identical weights."""
+    import torch
+    from transformers import GenerationConfig, LlamaForCausalLM
+
+    from system.models.tokenizer import build_tokenizer
+
+    tokenizer = build_tokenizer(model_max_length=cfg.max_positions)
+    config = llama_config(cfg, tokenizer)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+    model.to(torch_dtype(cfg.dtype))
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return model, tokenizer
+
+
+def check_model_dir(path: str | Path) -> Path:
+    p = Path(path)
+    if not p.is_dir():
+        raise CheckpointError(f"{p}: model folder not found")
+    if not (p / "config.json").is_file():
+        raise CheckpointError(f"{p}: not a save_pretrained folder (no config.json)")
+    return p
+
+
+def load_pretrained(
+    path: str | Path, dtype: str = "float32"
+) -> tuple["PreTrainedModel", "PreTrainedTokenizerBase"]:
+    """Any HF causal LM: a local folder, or a hub id where the hub can be reached."""
+    from transformers import AutoModelForCausalLM
+
+    from system.models.tokenizer import load_tokenizer
+
+    source = str(path)
+    local = Path(source).expanduser()
+    if local.exists() or local.is_absolute() or source.startswith((".", "~")):
+        source = str(check_model_dir(local))
+    try:
+        tokenizer = load_tokenizer(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype(dtype))
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot load a causal LM ({e})") from None
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def build_model(cfg: ModelConfig, seed: int) -> tuple["PreTrainedModel", "PreTrainedTokenizerBase"]:
+    """The model and tokenizer a recipe's `model:` section asks for."""
+    if cfg.init == "scratch":
+        return build_scratch(cfg, seed)
+    assert cfg.path is not None  # the config validator guarantees it
+    return load_pretrained(cfg.path, cfg.dtype)
+
+
+def save_checkpoint(
+    model: "PreTrainedModel",
+    tokenizer: "PreTrainedTokenizerBase",
+    out: str | Path,
+    state_dict: "dict[str, torch.Tensor] | None" = None,
+) -> Path:
+    """Write a save_pretrained folder (safetensors) with the tokenizer next to the weights."""
+    p = Path(out)
+    p.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(p), state_dict=state_dict)
+    tokenizer.save_pretrained(str(p))
+    return p
+
+
+def max_positions(model_dir: str | Path) -> int | None:
+    """The context length a checkpoint declares (for the vLLM engine's max_model_len)."""
+    cfg = json.loads((Path(model_dir) / "config.json").read_text())
+    value = cfg.get("max_position_embeddings")
+    return int(value) if isinstance(value, int) else None
+
+
+def count_parameters(model: "torch.nn.Module") -> int:
+    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())

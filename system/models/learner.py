@@ -1,0 +1,291 @@
+"""The learner: SFT on prompt/completion records with TRL's SFTTrainer, DeepSpeed ZeRO from the recipe.
+
+One `Learner` lives in one process and is one rank of a torch.distributed group of
+``learner.world_size`` ranks (gloo on CPU, NCCL on GPU). It is a plain object: a script, a
+subprocess per rank (`system.models.launch`) or later a Ray actor per rank constructs it with its
+rank and the group's master address/port and calls `train` on every rank with the same records.
+
+Loss is on the completion only (TRL masks prompt tokens for prompt/completion data) and TRL appends
+the tokenizer's EOS to every completion, so generation learns to stop. ``learner.batch_size`` is
+the global batch: each rank takes ``batch_size / (world_size * grad_accum)`` sequences per step, so
+1 rank and 2 ranks see the same batches and reach the same loss.
+
+Each `train` call builds a fresh SFTTrainer (a new optimizer and lr schedule) on the same model, as
+the loop's fine-tuning rounds want. Under ZeRO-3 the parameters are partitioned across ranks:
+`state_dict` and `save` gather them and are collective (every rank must call them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from system.errors import QdcError
+from system.models.config import LearnerConfig, ModelConfig
+from system.models.distributed import RankEnv, build_deepspeed_ops, cpu_threads, free_port
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+class LearnerError(QdcError):
+    """Training cannot run with this data or configuration."""
+
+
+def deepspeed_config(stage: int) -> dict[str, Any]:
+    """A ZeRO config whose sizes come from the trainer ("auto"): batch, accumulation, clipping, dtype.
+
+    No optimizer section: the trainer's own AdamW is handed to DeepSpeed, so results match the
+    plain trainer and no extra op (fused Adam) has to be compiled.
+    """
+    zero: dict[str, Any] = {"stage": stage}
+    if stage == 3:
+        zero.update(stage3_gather_16bit_weights_on_model_save=True)
+    return {
+        "train_batch_size": "auto",
+        "train_micro_batch_size_per_gpu": "auto",
+        "gradient_accumulation_steps": "auto",
+        "gradient_clipping": "auto",
+        "zero_optimization": zero,
+        "bf16": {"enabled": "auto"},
+        "steps_per_print": 10**9,
+        "wall_clock_breakdown": False,
+    }
+
+
+class Learner:
+    """One rank of the learner group. Build it on every rank; call `train` on every rank."""
+
+    def __init__(
+        self,
+        config: LearnerConfig,
+        model: ModelConfig,
+        *,
+        seed: int = 0,
+        rank: int = 0,
+        master_addr: str = "127.0.0.1",
+        master_port: int | None = None,
+        local_rank: int | None = None,
+        init_dir: str | Path | None = None,
+    ):
+        import torch
+
+        from system.models.factory import build_model, load_pretrained
+
+        self.config = config
+        self.model_config = model
+        self.seed = seed
+        self.world_size = config.world_size
+        if not 0 <= rank < self.world_size:
+            raise LearnerError(f"rank {rank} is outside learner.world_size {self.world_size}")
+        if self.world_size > 1 and master_port is None:
+            raise LearnerError("a learner group of several ranks needs the master_port rank 0 listens on")
+        self.rank = rank
+        self.env = RankEnv(rank, self.world_size, master_addr, master_port or free_port(),
+                           rank if local_rank is None else local_rank)
+        self.env.apply()
+        self.on_gpu = torch.cuda.is_available()
+        if not self.on_gpu:
+            threads = cpu_threads(self.world_size, config.threads_per_rank)
+            torch.set_num_threads(threads)
+            # accelerate resets the thread count from OMP_NUM_THREADS, or its own guess when unset
+            os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+        if config.zero_stage is not None and self.world_size == 1:
+            build_deepspeed_ops()  # with several ranks the launcher builds them before starting ranks
+        if init_dir is not None:
+            self.model, self.tokenizer = load_pretrained(init_dir, model.dtype)
+        else:
+            self.model, self.tokenizer = build_model(model, seed)
+        self._workdir = tempfile.TemporaryDirectory(prefix="qdc-learner-")
+        self._trainer: Any = None
+        self.steps_done = 0
+
+    # ------------------------------------------------------------------------------------------
+    # training
+
+    def _sft_config(self, epochs: float | None, max_steps: int | None, lr: float | None, progress: bool) -> Any:
+        from trl import SFTConfig
+
+        c = self.config
+        # the call's budget wins (steps before epochs); without one, the learner section's
+        steps = max_steps if max_steps is not None else (c.max_steps if epochs is None else None)
+        kwargs: dict[str, Any] = dict(
+            output_dir=self._workdir.name,
+            per_device_train_batch_size=c.micro_batch,
+            gradient_accumulation_steps=c.grad_accum,
+            learning_rate=lr if lr is not None else c.lr,
+            lr_scheduler_type=c.scheduler,
+            warmup_steps=c.warmup_ratio,  # a float below 1 is a fraction of the steps
+            weight_decay=c.weight_decay,
+            max_grad_norm=c.max_grad_norm,
+            max_length=c.max_length,
+            gradient_checkpointing=False,  # on by default in TRL; costs ~40% time and saves nothing here
+            completion_only_loss=True,
+            use_cpu=not self.on_gpu,
+            bf16=c.dtype == "bfloat16",
+            logging_steps=c.logging_steps,
+            report_to="none",
+            save_strategy="no",
+            seed=self.seed,
+            data_seed=self.seed,
+            dataloader_num_workers=0,
+            disable_tqdm=not (progress and self.rank == 0),
+            ddp_backend=self._dist_backend() if self.world_size > 1 else None,
+        )
+        if c.scheduler == "cosine_with_min_lr":
+            kwargs["lr_scheduler_kwargs"] = {"min_lr_rate": c.min_lr_ratio}
+        if steps is not None:
+            kwargs["max_steps"] = steps
+        else:
+            kwargs["num_train_epochs"] = epochs if epochs is not None else c.epochs
+        if c.zero_stage is not None:
+            kwargs["deepspeed"] = deepspeed_config(c.zero_stage)
+        return SFTConfig(**kwargs)
+
+    def _dist_backend(self) -> str:
+        if self.config.dist_backend != "auto":
+            return self.config.dist_backend
+        return "nccl" if self.on_gpu else "gloo"
+
+    def train(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        epochs: float | None = None,
+        max_steps: int | None = None,
+        lr: float | None = None,
+        progress: bool = False,
+    ) -> dict[str, Any]:
+        """SFT on ``records`` (dicts with ``prompt`` and ``completion``); returns metrics.
+
+        ``epochs`` / ``max_steps`` / ``lr`` override the learner section for this call (seed
+        training and loop rounds want different budgets). Every rank passes the same records;
+        the trainer's sampler gives each rank its share of every global batch.
+        """
+        import datasets
+        from trl import SFTTrainer
+
+        rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in records]
+        if not rows:
+            raise LearnerError("train() got no records")
+        if not progress:
+            datasets.disable_progress_bars()
+        args = self._sft_config(epochs, max_steps, lr, progress)
+        with _quiet_transformers(progress):
+            trainer = SFTTrainer(
+                model=self.model,
+                args=args,
+                train_dataset=datasets.Dataset.from_list(rows),
+                processing_class=self.tokenizer,
+            )
+        if not progress or self.rank != 0:
+            from transformers import PrinterCallback, ProgressCallback
+
+            trainer.remove_callback(PrinterCallback)  # per-step log lines
+            trainer.remove_callback(ProgressCallback)
+        self._trainer = trainer
+        start = time.perf_counter()
+        result = trainer.train()
+        runtime = time.perf_counter() - start
+        steps = int(result.global_step)
+        self.steps_done += steps
+        losses = [{"step": h["step"], "loss": float(h["loss"])} for h in trainer.state.log_history if "loss" in h]
+        return {
+            "steps": steps,
+            "train_loss": float(result.training_loss),
+            "final_loss": losses[-1]["loss"] if losses else float(result.training_loss),
+            "loss_history": losses,
+            "records": len(rows),
+            "runtime_s": round(runtime, 3),
+            "steps_per_s": round(steps / runtime, 3) if runtime > 0 else math.nan,
+            "world_size": self.world_size,
+            "zero_stage": self.config.zero_stage,
+        }
+
+    # ------------------------------------------------------------------------------------------
+    # weights out
+
+    def _gathered(self) -> contextlib.AbstractContextManager[Any]:
+        """Full parameters on every rank for the duration (ZeRO-3 partitions them)."""
+        if self.config.zero_stage == 3 and self._trainer is not None:
+            import deepspeed
+
+            return deepspeed.zero.GatheredParameters(list(self.model.parameters()), modifier_rank=None)
+        return contextlib.nullcontext()
+
+    def state_dict(self) -> "dict[str, torch.Tensor]":
+        """Full weights as CPU tensors under HF names (for generators). Collective under ZeRO-3."""
+        with self._gathered():
+            return {k: v.detach().to("cpu").clone() for k, v in self.model.state_dict().items()}
+
+    def named_tensors(self) -> "Iterable[tuple[str, torch.Tensor]]":
+        return self.state_dict().items()
+
+    def save(self, out: str | Path) -> Path | None:
+        """Write a save_pretrained folder (safetensors + tokenizer) from rank 0. Collective."""
+        from system.models.factory import save_checkpoint
+
+        state = self.state_dict()
+        path: Path | None = None
+        if self.rank == 0:
+            self.model.config.use_cache = True
+            # the gathered state is passed explicitly: under ZeRO-3 the module's own tensors are shards
+            path = save_checkpoint(self.model, self.tokenizer, out, state_dict=state)
+        self._barrier()
+        return path
+
+    def loss(self, records: Sequence[Mapping[str, Any]], batch_size: int = 64) -> float:
+        """Mean completion-token loss of the current weights on ``records`` (no update)."""
+        import torch
+
+        from system.models.sft_data import completion_batches
+
+        total, count = 0.0, 0
+        with self._gathered(), torch.no_grad():
+            self.model.eval()
+            for input_ids, attention, labels in completion_batches(self.tokenizer, records, batch_size):
+                logits = self.model(input_ids=input_ids, attention_mask=attention).logits[:, :-1].float()
+                target = labels[:, 1:]
+                nll = torch.nn.functional.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100, reduction="sum"
+                )
+                total += float(nll)
+                count += int((target != -100).sum())
+            self.model.train()
+        return total / max(count, 1)
+
+    def _barrier(self) -> None:
+        import torch.distributed as dist
+
+        if self.world_size > 1 and dist.is_available() and dist.is_initialized():
+            dist.barrier()
+
+    def close(self) -> None:
+        """Leave the process group and drop the trainer (the process may then exit cleanly)."""
+        import torch.distributed as dist
+
+        self._trainer = None
+        if dist.is_available() and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+        self._workdir.cleanup()
+
+
+@contextlib.contextmanager
+def _quiet_transformers(verbose: bool) -> Any:
+    """Silence trainer-construction chatter unless progress output was asked for."""
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    if not verbose:
+        hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)

@@ -1,0 +1,140 @@
+"""PNG figures of probe results (matplotlib, Agg): curves, heatmaps and filter bars.
+
+Every figure reads the aggregated rows of probe.json (`results.aggregate`): mean over seeds with the
+sample standard deviation as error bars, and says how many seeds stand behind each point.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from system.report import _plt, _save
+
+Row = dict[str, Any]
+METRIC_NAMES = {"accuracy": "accuracy", "steps_valid": "step validity", "valid_trace": "fully valid traces"}
+KIND_COLORS = {"static": ("#9ecae1", "#4292c6", "#08519c", "#08306b"), "dynamic": ("#fc9272", "#ef3b2c", "#a50f15", "#67000d")}
+SPLIT_TITLES = {"id": "ID", "ood_length": "OOD (longer lists)", "ood_digits": "OOD (more digits)", "ood_task": "OOD (held-out task)"}
+
+
+def _value(row: Row, metric: str) -> tuple[float | None, float]:
+    stats = row.get(metric)
+    return (stats["mean"], stats["std"]) if stats else (None, 0.0)
+
+
+def _seeds_note(rows: Sequence[Row]) -> str:
+    seeds = sorted({s for r in rows for s in r.get("seeds", [])})
+    counts = sorted({len(r.get("seeds", [])) for r in rows})
+    if counts == [1]:
+        return f"one run per point, seed {seeds[0]}" if len(seeds) == 1 else f"one seed per point, seeds {seeds}"
+    n = "/".join(str(c) for c in counts)
+    return f"mean ± std over {n} seeds {seeds}"
+
+
+def noise_curves(rows: Sequence[Row], probe: str, task: str, splits: Sequence[str], metric: str, out: Path) -> Path | None:
+    """Accuracy vs contamination, one line per (noise kind, intensity), one panel per split; the clean
+    cell (contamination 0) starts every line."""
+    mine = [r for r in rows if r["probe"] == probe and r["task"] == task and r.get(metric)]
+    splits = [s for s in splits if any(r["split"] == s for r in mine)]
+    if not splits:
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(splits), figsize=(5.2 * len(splits) + 1.0, 4.2), squeeze=False)
+    for ax, split in zip(axes[0], splits):
+        here = [r for r in mine if r["split"] == split]
+        clean = next((r for r in here if r["noise"] == "none"), None)
+        for kind in ("static", "dynamic"):
+            intensities = sorted({r["intensity"] for r in here if r["noise"] == kind})
+            colors = KIND_COLORS[kind][-len(intensities):] if intensities else ()
+            for color, intensity in zip(colors, intensities):
+                pts = sorted((r for r in here if r["noise"] == kind and r["intensity"] == intensity),
+                             key=lambda r: r["contamination"])
+                if clean is not None:
+                    pts = [clean, *pts]
+                xs = [r["contamination"] for r in pts]
+                ys = [_value(r, metric)[0] for r in pts]
+                es = [_value(r, metric)[1] for r in pts]
+                ax.errorbar(xs, ys, yerr=es, marker="o" if kind == "static" else "s", color=color, capsize=3,
+                            linestyle="-" if kind == "static" else "--", label=f"{kind}, intensity {intensity:g}")
+        ax.set(title=f"{SPLIT_TITLES.get(split, split)}", xlabel="contamination (fraction of samples noised)",
+               ylabel=METRIC_NAMES.get(metric, metric), ylim=(-0.02, 1.02), xlim=(-0.03, 1.03))
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    what = {"finetune": "Fine-tuned on noised data", "prompt": "Few-shot prompted with noised exemplars"}[probe]
+    fig.suptitle(f"{what}: clean {METRIC_NAMES.get(metric, metric)} on {task}\n({_seeds_note(mine)})", fontsize=11, y=1.06)
+    return _save(fig, out)
+
+
+def noise_heatmaps(rows: Sequence[Row], probe: str, task: str, split: str, metric: str, out: Path) -> Path | None:
+    """Contamination x intensity heatmap of the metric, one panel per noise kind (clean cell in column 0)."""
+    mine = [r for r in rows if r["probe"] == probe and r["task"] == task and r["split"] == split and r.get(metric)]
+    kinds = [k for k in ("static", "dynamic") if any(r["noise"] == k for r in mine)]
+    if not kinds:
+        return None
+    clean = next((r for r in mine if r["noise"] == "none"), None)
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.4 * len(kinds), 3.6), squeeze=False)
+    image = None
+    for ax, kind in zip(axes[0], kinds):
+        here = [r for r in mine if r["noise"] == kind]
+        cs = sorted({r["contamination"] for r in here} | ({0.0} if clean else set()))
+        ins = sorted({r["intensity"] for r in here})
+        grid = [[float("nan")] * len(cs) for _ in ins]
+        for r in here:
+            grid[ins.index(r["intensity"])][cs.index(r["contamination"])] = _value(r, metric)[0]
+        if clean is not None:
+            for row in grid:
+                row[0] = _value(clean, metric)[0]
+        image = ax.imshow(grid, vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto", origin="lower")
+        for yi, row in enumerate(grid):
+            for xi, v in enumerate(row):
+                if v == v:
+                    ax.text(xi, yi, f"{v:.2f}", ha="center", va="center", fontsize=8,
+                            color="white" if v < 0.55 else "black")
+        ax.set_xticks(range(len(cs)), [f"{c:g}" for c in cs])
+        ax.set_yticks(range(len(ins)), [f"{i:g}" for i in ins])
+        ax.set(title=f"{kind} noise", xlabel="contamination", ylabel="intensity")
+    if image is not None:
+        fig.colorbar(image, ax=axes[0].tolist(), label=METRIC_NAMES.get(metric, metric), shrink=0.9)
+    what = {"finetune": "fine-tuned", "prompt": "few-shot prompted"}[probe]
+    fig.suptitle(f"{task}, {what}: {SPLIT_TITLES.get(split, split)} {METRIC_NAMES.get(metric, metric)} ({_seeds_note(mine)})",
+                 fontsize=10, y=1.04)
+    return _save(fig, out)
+
+
+def filter_bars(rows: Sequence[Row], task: str, out: Path) -> Path | None:
+    """Per strategy: the kept rate of clean, static-noised and dynamic-noised candidates, and the
+    clean accuracy after training on the selection."""
+    import numpy as np
+
+    mine = [r for r in rows if r["probe"] == "filter" and r["task"] == task]
+    strategies = sorted({r["strategy"] for r in mine})
+    if not strategies:
+        return None
+    plt = _plt()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4))
+    x = np.arange(len(strategies))
+    width = 0.26
+    first_split = {s: next(r for r in mine if r["strategy"] == s) for s in strategies}
+    for k, (kind, color) in enumerate((("none", "#74c476"), ("static", "#4292c6"), ("dynamic", "#ef3b2c"))):
+        vals = [_value(first_split[s], f"kept_rate_{kind}") for s in strategies]
+        left.bar(x + (k - 1) * width, [v[0] or 0.0 for v in vals], width, yerr=[v[1] for v in vals], capsize=2,
+                 color=color, label={"none": "clean"}.get(kind, f"{kind} noise"))
+    left.set_xticks(x, strategies, rotation=20)
+    left.set(title="Share of each kind of candidate the strategy keeps", ylabel="kept / in pool", ylim=(0, 1.05))
+    left.legend(fontsize=8)
+    left.grid(axis="y", alpha=0.3)
+    splits = [s for s in ("id", "ood_length", "ood_digits", "ood_task") if any(r["split"] == s for r in mine)]
+    for k, split in enumerate(splits):
+        vals = [_value(next((r for r in mine if r["strategy"] == s and r["split"] == split), {}), "accuracy")
+                for s in strategies]
+        right.bar(x + (k - (len(splits) - 1) / 2) * 0.35, [v[0] or 0.0 for v in vals], 0.35,
+                  yerr=[v[1] for v in vals], capsize=2, label=SPLIT_TITLES.get(split, split))
+    right.set_xticks(x, strategies, rotation=20)
+    right.set(title="Clean accuracy after training on the selection", ylabel="accuracy", ylim=(0, 1.05))
+    right.grid(axis="y", alpha=0.3)
+    if splits:
+        right.legend(fontsize=8)
+    fig.suptitle(f"Filter probe on {task}: noised candidates in the pool and what each strategy keeps "
+                 f"({_seeds_note(mine)})", fontsize=10, y=1.02)
+    return _save(fig, out)

@@ -1,0 +1,123 @@
+"""The probe directory and its files, and the flat tables the report and write-ups read.
+
+    <probe dir>/recipe.yaml           the recipe of the latest `qdc probe` (after overrides)
+    <probe dir>/manifest.json         {"kind": "probe", "finished": [cell ids of this grid], "done": bool}
+    <probe dir>/cells/<cell id>.json  one finished cell: {"cell": {...}, "result": {...}}
+    <probe dir>/prompt_base/<id>/     base models of the prompt probe
+    <probe dir>/probe.json            the current grid's finished cells as flat rows, and their means
+
+A cell file is written atomically once the cell is done; a rerun skips every cell whose file exists.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from system.probe.cells import Cell, CellResult
+from system.store import MANIFEST, RECIPE, atomic_write_json, atomic_write_text
+
+CELLS = "cells"
+SUMMARY = "probe.json"
+Row = dict[str, Any]
+
+
+RUNS_ROOT = Path("runs")
+
+
+def probe_dir_for(recipe: Any) -> Path:
+    """run.dir when the recipe sets it, else runs/<recipe name>: a fixed place, so that running the
+    same recipe again finds its finished cells (cells are named by content, so changed settings
+    get new cells beside the old ones)."""
+    return Path(recipe.run.dir) if recipe.run.dir else RUNS_ROOT / recipe.name
+
+
+class ProbeDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def cell_file(self, cell: Cell) -> Path:
+        return self.path / CELLS / f"{cell.id}.json"
+
+    def is_done(self, cell: Cell) -> bool:
+        return self.cell_file(cell).is_file()
+
+    def result(self, cell: Cell) -> CellResult:
+        return json.loads(self.cell_file(cell).read_text())["result"]
+
+    def write_result(self, cell: Cell, result: CellResult) -> None:
+        atomic_write_json(self.cell_file(cell), {"id": cell.id, "cell": cell.to_dict(), "result": result})
+
+    def start(self, recipe_yaml: str) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path / RECIPE, recipe_yaml)
+
+    def write_state(self, cells: Sequence[Cell]) -> dict[str, Any]:
+        """manifest.json and probe.json for the grid ``cells`` (finished ones only)."""
+        finished = [c for c in cells if self.is_done(c)]
+        atomic_write_json(self.path / MANIFEST, {"kind": "probe", "finished": [c.id for c in finished],
+                                                 "planned": len(cells), "done": len(finished) == len(cells)})
+        rows = [row for c in finished for row in flatten(c, self.result(c))]
+        summary = {"rows": rows, "means": aggregate(rows)}
+        atomic_write_json(self.path / SUMMARY, summary)
+        return summary
+
+
+def read_summary(path: str | Path) -> dict[str, Any] | None:
+    p = Path(path) / SUMMARY
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+# ------------------------------------------------------------------------------------------------
+# flat rows: one per (cell, evaluation split)
+
+
+def flatten(cell: Cell, result: CellResult) -> list[Row]:
+    base: Row = {"probe": cell.probe, "task": cell.task, "seed": cell.seed, "noise": cell.noise,
+                 "contamination": cell.contamination, "intensity": cell.intensity, "cell": cell.id}
+    if cell.probe == "prompt_base":
+        return []
+    if cell.strategy is not None:
+        base["strategy"] = cell.strategy
+        for kind, stats in result.get("keep", {}).items():
+            base[f"kept_rate_{kind}"] = stats["kept_rate"]
+            base[f"share_{kind}"] = stats["share_of_selection"]
+        base["n_selected"] = result.get("n_selected")
+        base["selection_vendi"] = result.get("selection_metrics", {}).get("vendi")
+    evaluation = result.get("eval") or {}
+    if not evaluation:
+        return [{**base, "split": None}]
+    return [{**base, "split": split, "accuracy": m["accuracy"], "steps_valid": m["steps_valid"],
+             "valid_trace": m["valid_trace"]} for split, m in evaluation.items()]
+
+
+METRICS = ("accuracy", "steps_valid", "valid_trace", "kept_rate_none", "kept_rate_static", "kept_rate_dynamic",
+           "share_static", "share_dynamic", "selection_vendi")
+GROUP_KEYS = ("probe", "task", "noise", "contamination", "intensity", "strategy", "split")
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values), "n": len(values)}
+
+
+def aggregate(rows: Iterable[Row]) -> list[Row]:
+    """Mean, standard deviation (sample), min, max and n over seeds, per group of the other keys."""
+    groups: dict[tuple, list[Row]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r.get(k) for k in GROUP_KEYS), []).append(r)
+    out = []
+    for key, members in groups.items():
+        row: Row = dict(zip(GROUP_KEYS, key))
+        row["seeds"] = sorted(m["seed"] for m in members)
+        for metric in METRICS:
+            values = [float(m[metric]) for m in members if m.get(metric) is not None and not math.isnan(float(m[metric]))]
+            if values:
+                row[metric] = _stats(values)
+        out.append(row)
+    out.sort(key=lambda r: tuple("" if v is None else str(v) if isinstance(v, str) else f"{v:012.4f}"
+                                 for v in (r.get(k) for k in GROUP_KEYS)))
+    return out

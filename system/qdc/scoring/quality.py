@@ -1,0 +1,132 @@
+"""Quality scorers, each in [0, 1]: the TInt verifier, majority agreement, the generator's log-prob,
+a numeric field of the record, or nothing (uniform).
+
+The verifier's chain consistency checks every operand against the prompt's numbers and earlier
+results. That is the signal that lets self-improvement work: majority vote plus internal
+consistency keeps consistent traces built on a miscopied number, and the model learns its own
+copying errors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from system.qdc.batch import CandidateBatch, ScorerInputError
+from system.qdc.scoring.base import SCORERS, Scorer
+
+if TYPE_CHECKING:
+    from system.qdc.config import FilterConfig
+
+
+@SCORERS.register("answer_correct")
+class AnswerCorrect(Scorer):
+    """1 if the completion's final answer is the task's true answer on the record's input."""
+
+    kind = "quality"
+    fields = "task, input, completion"
+
+    def score(self, batch: CandidateBatch) -> np.ndarray:
+        return np.array([float(v.answer_correct) for v in batch.verdicts])
+
+
+@SCORERS.register("steps_valid")
+class StepsValid(Scorer):
+    """Fraction of the trace's segments that are steps with correct arithmetic."""
+
+    kind = "quality"
+    fields = "task, input, completion"
+
+    def score(self, batch: CandidateBatch) -> np.ndarray:
+        return np.array([v.steps_valid for v in batch.verdicts])
+
+
+@SCORERS.register("chain_consistent")
+class ChainConsistent(Scorer):
+    """1 if every operand is grounded: a number of the prompt (or a task constant) or an earlier result."""
+
+    kind = "quality"
+    fields = "task, input, completion"
+
+    def score(self, batch: CandidateBatch) -> np.ndarray:
+        return np.array([float(v.chain_consistent) for v in batch.verdicts])
+
+
+@SCORERS.register("majority")
+class MajorityAgreement(Scorer):
+    """Share of the prompt's k samples that give the same final answer (0 if the answer does not parse).
+
+    Samples are grouped by ``prompt_id``, or by ``prompt`` text when no record has a prompt_id.
+    """
+
+    kind = "quality"
+    fields = "completion, prompt_id (or prompt)"
+
+    def score(self, batch: CandidateBatch) -> np.ndarray:
+        has_id = any("prompt_id" in r for r in batch.records)
+        keys = batch.values("prompt_id" if has_id else "prompt", f"scorer {self.name!r}")
+        keys = [k if isinstance(k, (str, int, float)) else repr(k) for k in keys]
+        answers = [p.answer for p in batch.parsed]
+        per_prompt = Counter(keys)
+        votes = Counter((k, a) for k, a in zip(keys, answers) if a is not None)
+        return np.array([votes[(k, a)] / per_prompt[k] if a is not None else 0.0 for k, a in zip(keys, answers)])
+
+
+@SCORERS.register("mean_logprob")
+class MeanLogprob(Scorer):
+    """exp(mean token log-prob): the geometric-mean token probability, in (0, 1].
+
+    Reads ``mean_logprob``, or the ``logprobs`` list when that is what the generator supplied.
+    """
+
+    kind = "quality"
+    fields = "mean_logprob or logprobs"
+
+    def score(self, batch: CandidateBatch) -> np.ndarray:
+        out = np.empty(len(batch))
+        for i, record in enumerate(batch.records):
+            value = record.get("mean_logprob")
+            if value is None and isinstance(record.get("logprobs"), list) and record["logprobs"]:
+                value = sum(record["logprobs"]) / len(record["logprobs"])
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+                raise ScorerInputError(f"scorer {self.name!r} needs a number in 'mean_logprob' or a non-empty "
+                                       f"'logprobs' list on every record; {batch.where(i)} has neither")
+            out[i] = math.exp(min(0.0, float(value)))
+        return out
+
+
+@SCORERS.register("field")
+class FieldQuality(Scorer):
+    """A numeric field of the record (``quality_field``), rescaled to [0, 1] over the batch
+    (min -> 0, max -> 1; a constant column is all 1)."""
+
+    kind = "quality"
+    fields = "the configured quality_field"
+
+    def __init__(self, field: str | None = None):
+        self.field = field
+
+    @classmethod
+    def from_config(cls, config: "FilterConfig") -> "FieldQuality":
+        return cls(config.quality_field)
+
+    def score(self, batch: CandidateBatch) -> np.ndarray:
+        if self.field is None:
+            raise ScorerInputError(f"scorer {self.name!r} needs quality_field to name a numeric field")
+        col = np.array(batch.numbers(self.field, f"quality field {self.field!r}"))
+        lo, hi = col.min(), col.max()
+        return (col - lo) / (hi - lo) if hi > lo else np.ones(len(col))
+
+
+@SCORERS.register("uniform")
+class Uniform(Scorer):
+    """Every candidate 1: no quality signal."""
+
+    kind = "quality"
+    fields = "nothing"
+
+    def score(self, batch: CandidateBatch) -> np.ndarray:
+        return np.ones(len(batch))

@@ -1,0 +1,63 @@
+"""Ablation variants: one validated loop recipe per (seed, strategy); what iteration 0 depends on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from system.ablation.compare import aggregate, final_summary
+from system.ablation.plan import ablation_dir_for, seed_stage_key, variants
+from system.config import RecipeError, validate_recipe
+from tests.ablation.conftest import tiny_ablation
+
+
+def test_one_variant_per_seed_and_strategy(tmp_path: Path) -> None:
+    r = validate_recipe(tiny_ablation(seeds=[3, 4], overrides={"kcenter": ["filter.kcenter_tolerance=0.05"]}))
+    vs = variants(r, tmp_path)
+    assert [(v.strategy, v.seed) for v in vs] == [("top_quality", 3), ("kcenter", 3), ("top_quality", 4), ("kcenter", 4)]
+    for v in vs:
+        assert v.recipe.filter.strategy == v.strategy and v.recipe.seed == v.seed
+        assert v.run_dir == tmp_path / v.strategy / f"seed_{v.seed}"
+        assert v.recipe.loop == r.loop and v.recipe.learner == r.learner  # same compute
+    assert vs[1].recipe.filter.kcenter_tolerance == 0.05 and vs[0].recipe.filter.kcenter_tolerance != 0.05
+    # iteration 0 does not depend on the strategy (or its knobs), only on the seed
+    assert seed_stage_key(vs[0].recipe) == seed_stage_key(vs[1].recipe) != seed_stage_key(vs[2].recipe)
+
+
+def test_iteration_zero_key_sees_seed_training_changes(tmp_path: Path) -> None:
+    a = variants(validate_recipe(tiny_ablation()), tmp_path)[0]
+    b = variants(validate_recipe({**tiny_ablation(), "train": {"max_steps": 31}}), tmp_path)[0]
+    assert seed_stage_key(a.recipe) != seed_stage_key(b.recipe)
+
+
+def test_default_directory_is_fixed_so_reruns_find_it() -> None:
+    r = validate_recipe(tiny_ablation())
+    assert ablation_dir_for(r) == Path("runs") / "tiny-ablation"
+
+
+@pytest.mark.parametrize("ablate,words", [
+    ({"strategies": ["top_quality", "best"]}, "unknown selection strategy"),
+    ({"strategies": ["random", "random"]}, "repeated strategy"),
+    ({"overrides": {"qdit": ["filter.qdit_alpha=0.2"]}}, "not in ablate.strategies"),
+    ({"overrides": {"kcenter": ["seed=3"]}}, "set by the ablation"),
+    ({"seeds": [0, 0]}, "repeated seeds"),
+])
+def test_bad_ablate_sections(ablate: dict, words: str) -> None:
+    with pytest.raises(RecipeError) as err:
+        validate_recipe(tiny_ablation(**ablate))
+    assert "ablate" in str(err.value) and words in str(err.value)
+
+
+def test_means_and_final_summary() -> None:
+    rows = [{"strategy": s, "seed": seed, "iteration": i, "id_accuracy": acc, "output_diversity": div,
+             "accuracy_by_length": {"2": acc}}
+            for s, seed, i, acc, div in [("a", 0, 0, 0.5, 10.0), ("a", 1, 0, 0.5, 10.0), ("a", 0, 1, 0.6, 9.0),
+                                         ("a", 1, 1, 0.8, 7.0), ("a", 0, 2, 0.7, 8.0), ("a", 1, 2, 0.9, 6.0)]]
+    means = aggregate(rows)
+    assert [(m["strategy"], m["iteration"]) for m in means] == [("a", 0), ("a", 1), ("a", 2)]
+    assert means[1]["id_accuracy"]["mean"] == pytest.approx(0.7) and means[1]["seeds"] == [0, 1]
+    (final,) = final_summary(means)
+    assert final["iteration"] == 2 and final["id_accuracy"]["mean"] == pytest.approx(0.8)
+    assert final["output_diversity_change"] == pytest.approx(7.0 - 8.0)
+    assert final["id_accuracy_vs_seed"] == pytest.approx(0.3)

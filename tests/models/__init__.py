@@ -1,0 +1,1 @@
+"""Tests of the models layer: tokenizer, factory, backends, learner, seed training."""
