@@ -36,8 +36,10 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -m "not slow"
 
+# The quickstart end to end, every time into a fresh run directory, then its report.
 run: setup
-	$(VENV)/bin/qdc tint demo
+	@dir=$$($(VENV)/bin/qdc run recipes/quickstart.yaml | tail -n 1) && \
+	  $(VENV)/bin/qdc report "$$dir" && echo "report: $$dir/report.html"
 
 bench: setup
 	$(PY) benchmarks/tint.py

@@ -112,3 +112,10 @@ def test_vllm_head_size_is_checked_before_any_engine_starts(tmp_path: Path) -> N
         load_recipe(p)
     assert load_recipe(p, ["generator.backend=hf", "train.eval_backend=hf"]).model.heads == 4
     assert load_recipe(p, ["model.heads=2"]).model.heads == 2
+
+
+def test_a_key_given_twice_is_an_error_not_silently_overridden(tmp_path: Path) -> None:
+    p = tmp_path / "dup.yaml"
+    p.write_text("name: t\ngenerator:\n  backend: hf\nseed: 1\ngenerator:\n  temperature: 0.5\n")
+    with pytest.raises(RecipeError, match="'generator' appears twice"):
+        load_recipe(p)
