@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from system.ablation.compare import FINAL_COLUMNS, ITERATION_COLUMNS, cell_text, read_comparison
+from system.probe.report import NOWRAP_CSS
 from system.report import _plt, _save, register_section
 
 Row = dict[str, Any]
@@ -103,7 +104,7 @@ def _table(rows: Sequence[Row], columns: Sequence[tuple[str, str]]) -> str:
     body = "".join("<tr>" + "".join(
         f"<td>{html.escape(cell_text(r.get(k), signed=k.endswith(('_change', '_vs_seed'))))}</td>" for k, _ in columns)
         + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table class='qdc-nowrap'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def ablation_section(run_dir: Path) -> str:
@@ -116,7 +117,7 @@ def ablation_section(run_dir: Path) -> str:
     imgs = "".join(f'<img src="{p.name}" alt="{p.stem}">' for p in figs if p is not None)
     runs = "".join(f"<li>{html.escape(r['strategy'])}, seed {r['seed']}: <code>{html.escape(r['dir'])}</code></li>"
                    for r in data.get("runs", []))
-    return ("<h2>Filtering ablation</h2><p>The same loop (same seeds, prompts and optimizer steps) once per "
+    return (f"{NOWRAP_CSS}<h2>Filtering ablation</h2><p>The same loop (same seeds, prompts and optimizer steps) once per "
             "selection strategy; iteration 0 is the shared seed model. ± is the sample standard deviation over "
             f"seeds.</p>{imgs}<h3>Final iteration</h3>{_table(data['final'], FINAL_COLUMNS)}"
             f"<h3>Per iteration</h3>{_table(means, ITERATION_COLUMNS)}<h3>Runs</h3><ul>{runs}</ul>")

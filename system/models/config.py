@@ -87,6 +87,7 @@ class GeneratorConfig(StrictModel):
     enforce_eager: bool = Field(True, description="vllm: skip graph capture / torch.compile (fast start on CPU)")
     gpu_memory_utilization: float = Field(0.3, gt=0.0, le=1.0, description="vllm on GPU: KV cache share")
     cpu_kv_cache_gib: int = Field(1, ge=1, description="vllm on CPU: VLLM_CPU_KVCACHE_SPACE when unset")
+    sync_timeout_s: float = Field(300.0, gt=0.0, description="vllm: longest wait for the workers to take new weights")
 
     @field_validator("backend")
     @classmethod
@@ -116,6 +117,11 @@ class LearnerConfig(StrictModel):
     epochs: float = Field(1.0, gt=0.0, description="passes over the data per train() call")
     max_steps: int | None = Field(None, ge=1, description="optimizer steps per train() call; overrides epochs")
     max_length: int = Field(256, ge=8, description="tokens per training sequence (longer ones are cut)")
+    sort_by_length: bool = Field(
+        True,
+        description="order each global batch by length so that its micro-batches (grad_accum, ranks) pad "
+        "little; the gradient stays the one of the whole batch",
+    )
     dtype: Literal["float32", "bfloat16"] = "float32"
     threads_per_rank: int | None = Field(None, ge=1, description="torch CPU threads per rank; None = cores / ranks")
     logging_steps: int = Field(25, ge=1)

@@ -10,6 +10,13 @@ the tokenizer's EOS to every completion, so generation learns to stop. ``learner
 the global batch: each rank takes ``batch_size / (world_size * grad_accum)`` sequences per step, so
 1 rank and 2 ranks see the same batches and reach the same loss.
 
+With ``learner.sort_by_length`` (the default) the learner fixes the row order itself: global
+batches are random samples, each sorted by length (`sft_data.length_sorted_batches`), and the
+trainer reads them sequentially, so each micro-batch (``grad_accum`` steps, ranks) holds rows of
+similar length. The loss is normalized by the tokens of the whole global batch, so the gradient is
+unchanged; only padding shrinks (~39% of the tokens with random batches of TInt traces, ~12% with
+4 micro-batches), which on CPU, where padding costs as much as real tokens, is time saved.
+
 Each `train` call builds a fresh SFTTrainer (a new optimizer and lr schedule) on the same model, as
 the loop's fine-tuning rounds want. Under ZeRO-3 the parameters are partitioned across ranks:
 `state_dict` and `save` gather them and are collective (every rank must call them).
@@ -109,12 +116,19 @@ class Learner:
     # ------------------------------------------------------------------------------------------
     # training
 
-    def _sft_config(self, epochs: float | None, max_steps: int | None, lr: float | None, progress: bool) -> Any:
+    def _ordered(self, rows: list[dict[str, str]], steps: int) -> list[dict[str, str]]:
+        """The rows in the order the trainer reads them (sequentially): length-sorted global batches."""
+        from system.models.sft_data import length_sorted_batches
+
+        c = self.config
+        lengths = [len(r["prompt"]) + len(r["completion"]) for r in rows]
+        order = length_sorted_batches(lengths, c.batch_size, self.seed, steps * c.batch_size)
+        return [rows[i] for i in order]
+
+    def _sft_config(self, steps: int, lr: float | None, progress: bool) -> Any:
         from trl import SFTConfig
 
         c = self.config
-        # the call's budget wins (steps before epochs); without one, the learner section's
-        steps = max_steps if max_steps is not None else (c.max_steps if epochs is None else None)
         kwargs: dict[str, Any] = dict(
             output_dir=self._workdir.name,
             per_device_train_batch_size=c.micro_batch,
@@ -125,6 +139,7 @@ class Learner:
             weight_decay=c.weight_decay,
             max_grad_norm=c.max_grad_norm,
             max_length=c.max_length,
+            max_steps=steps,
             gradient_checkpointing=False,  # on by default in TRL; costs ~40% time and saves nothing here
             completion_only_loss=True,
             use_cpu=not self.on_gpu,
@@ -140,10 +155,8 @@ class Learner:
         )
         if c.scheduler == "cosine_with_min_lr":
             kwargs["lr_scheduler_kwargs"] = {"min_lr_rate": c.min_lr_ratio}
-        if steps is not None:
-            kwargs["max_steps"] = steps
-        else:
-            kwargs["num_train_epochs"] = epochs if epochs is not None else c.epochs
+        if c.sort_by_length:
+            kwargs["train_sampling_strategy"] = "sequential"  # the rows are already in batch order
         if c.zero_stage is not None:
             kwargs["deepspeed"] = deepspeed_config(c.zero_stage)
         return SFTConfig(**kwargs)
@@ -176,7 +189,15 @@ class Learner:
             raise LearnerError("train() got no records")
         if not progress:
             datasets.disable_progress_bars()
-        args = self._sft_config(epochs, max_steps, lr, progress)
+        c = self.config
+        if max_steps is None and epochs is None:
+            max_steps, epochs = c.max_steps, c.epochs
+        if max_steps is None:
+            max_steps = max(1, math.ceil((epochs or c.epochs) * len(rows) / c.batch_size))
+        n_original = len(rows)
+        if c.sort_by_length:
+            rows = self._ordered(rows, max_steps)
+        args = self._sft_config(max_steps, lr, progress)
         with _quiet_transformers(progress):
             trainer = SFTTrainer(
                 model=self.model,
@@ -190,9 +211,9 @@ class Learner:
             trainer.remove_callback(PrinterCallback)  # per-step log lines
             trainer.remove_callback(ProgressCallback)
         self._trainer = trainer
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         result = trainer.train()
-        runtime = time.perf_counter() - start
+        runtime, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         steps = int(result.global_step)
         self.steps_done += steps
         losses = [{"step": h["step"], "loss": float(h["loss"])} for h in trainer.state.log_history if "loss" in h]
@@ -201,9 +222,10 @@ class Learner:
             "train_loss": float(result.training_loss),
             "final_loss": losses[-1]["loss"] if losses else float(result.training_loss),
             "loss_history": losses,
-            "records": len(rows),
+            "records": n_original,
             "runtime_s": round(runtime, 3),
             "steps_per_s": round(steps / runtime, 3) if runtime > 0 else math.nan,
+            "cpu_s": round(cpu, 1),  # this process's CPU time: a load-independent cost figure
             "world_size": self.world_size,
             "zero_stage": self.config.zero_stage,
         }

@@ -51,7 +51,8 @@ def noise_curves(rows: Sequence[Row], probe: str, task: str, splits: Sequence[st
                              key=lambda r: r["contamination"])
                 if clean is not None:
                     pts = [clean, *pts]
-                xs = [r["contamination"] for r in pts]
+                shift = 0.008 * (1 if kind == "dynamic" else -1)  # keep error bars of equal points apart
+                xs = [r["contamination"] + shift for r in pts]
                 ys = [_value(r, metric)[0] for r in pts]
                 es = [_value(r, metric)[1] for r in pts]
                 ax.errorbar(xs, ys, yerr=es, marker="o" if kind == "static" else "s", color=color, capsize=3,
@@ -73,7 +74,8 @@ def noise_heatmaps(rows: Sequence[Row], probe: str, task: str, split: str, metri
         return None
     clean = next((r for r in mine if r["noise"] == "none"), None)
     plt = _plt()
-    fig, axes = plt.subplots(1, len(kinds), figsize=(5.4 * len(kinds), 3.6), squeeze=False)
+    n_rows = max(len({r["intensity"] for r in mine if r["noise"] == k}) for k in kinds)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.4 * len(kinds), 1.6 + 0.6 * n_rows), squeeze=False)
     image = None
     for ax, kind in zip(axes[0], kinds):
         here = [r for r in mine if r["noise"] == kind]
@@ -97,8 +99,8 @@ def noise_heatmaps(rows: Sequence[Row], probe: str, task: str, split: str, metri
     if image is not None:
         fig.colorbar(image, ax=axes[0].tolist(), label=METRIC_NAMES.get(metric, metric), shrink=0.9)
     what = {"finetune": "fine-tuned", "prompt": "few-shot prompted"}[probe]
-    fig.suptitle(f"{task}, {what}: {SPLIT_TITLES.get(split, split)} {METRIC_NAMES.get(metric, metric)} ({_seeds_note(mine)})",
-                 fontsize=10, y=1.04)
+    fig.suptitle(f"{task}, {what}: {SPLIT_TITLES.get(split, split)} {METRIC_NAMES.get(metric, metric)} "
+                 f"({_seeds_note(mine).replace(' ± std', '')})", fontsize=10, y=1.0 + 0.25 / (1.6 + 0.6 * n_rows))
     return _save(fig, out)
 
 

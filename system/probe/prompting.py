@@ -126,7 +126,6 @@ class PromptProbe:
                 "static_variant": p.grid.static_variant}
 
     def plan(self, recipe: "Recipe") -> list[Cell]:
-        base = PromptBase()
         from system.errors import QdcError
 
         if recipe.probe.prompt.base_steps == 0 and recipe.model.init != "pretrained":
@@ -137,7 +136,7 @@ class PromptProbe:
             raise QdcError(f"probe.prompt.base_tasks {recipe.probe.prompt.base_tasks} must include the probed "
                            f"task(s) {missing} (probe.tasks, or tint.tasks when probe.tasks is null)")
         cfg = self.config(recipe)
-        cells = base.plan(recipe)
+        cells = PromptBase().plan(recipe)
         for task in probe_tasks(recipe):
             for seed in recipe.probe.seeds:
                 cells += [Cell(self.name, task, seed, kind, c, i).fingerprinted(cfg) for kind, c, i in grid_points(recipe)]

@@ -10,6 +10,8 @@ from system.probe.results import read_summary
 from system.report import register_section
 
 Row = dict[str, Any]
+# numbers stay on one line (a wrapped "0.855 ±" / "0.120" reads badly); headers still wrap
+NOWRAP_CSS = "<style>table.qdc-nowrap td{white-space:nowrap}</style>"
 
 
 def fmt(stats: dict[str, Any] | None) -> str:
@@ -31,16 +33,31 @@ def html_table(rows: Sequence[Row], columns: Sequence[tuple[str, str]]) -> str:
             text = fmt(v) if isinstance(v, dict) else (f"{v:g}" if isinstance(v, float) else "" if v is None else str(v))
             cells.append(f"<td>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f"<table class='qdc-nowrap'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-NOISE_COLUMNS = [("task", "task"), ("noise", "noise"), ("contamination", "contamination"), ("intensity", "intensity"),
-                 ("split", "split"), ("accuracy", "accuracy"), ("steps_valid", "step validity"),
-                 ("valid_trace", "fully valid traces"), ("seeds", "seeds")]
+SPLIT_NAMES = {"id": "ID", "ood_length": "OOD length", "ood_digits": "OOD digits", "ood_task": "OOD task"}
+NOISE_KEYS = ("task", "noise", "contamination", "intensity")
+NOISE_COLUMNS = [("task", "task"), ("noise", "noise"), ("contamination", "contamination"), ("intensity", "intensity")]
+FILTER_KEYS = ("task", "strategy")
 FILTER_COLUMNS = [("task", "task"), ("strategy", "strategy"), ("kept_rate_none", "clean kept"),
                   ("kept_rate_static", "static kept"), ("kept_rate_dynamic", "dynamic kept"),
-                  ("share_dynamic", "dynamic share of selection"), ("selection_vendi", "selection Vendi"),
-                  ("split", "split"), ("accuracy", "accuracy after SFT"), ("seeds", "seeds")]
+                  ("share_dynamic", "dynamic share of selection"), ("selection_vendi", "selection Vendi")]
+
+
+def pivot(rows: Sequence[Row], keys: Sequence[str], metrics: Sequence[tuple[str, str]]) -> tuple[list[Row], list[tuple[str, str]]]:
+    """One row per ``keys`` with a column per (split, metric): the tables stay one line per cell."""
+    splits = [s for s in SPLIT_NAMES if any(r.get("split") == s for r in rows)]
+    merged: dict[tuple, Row] = {}
+    for r in rows:
+        row = merged.setdefault(tuple(r.get(k) for k in keys), {k: v for k, v in r.items() if k != "split"})
+        for metric, _ in metrics:
+            row[f"{r.get('split')}:{metric}"] = r.get(metric)
+    columns = [(f"{s}:{m}", f"{SPLIT_NAMES[s]} {label}") for m, label in metrics for s in splits]
+    ordered = sorted(merged.values(), key=lambda r: (r["task"], r.get("noise") != "none", str(r.get("noise")),
+                                                    r.get("intensity") or 0, r.get("contamination") or 0,
+                                                    str(r.get("strategy"))))
+    return ordered, columns
 
 
 def _img(p: Path | None) -> str:
@@ -56,7 +73,7 @@ def probe_section(run_dir: Path) -> str:
     means: list[Row] = summary["means"]
     tasks = sorted({r["task"] for r in means})
     splits = [s for s in ("id", "ood_length", "ood_digits", "ood_task") if any(r["split"] == s for r in means)]
-    parts = ["<h2>Noise-robustness probes</h2>",
+    parts = [NOWRAP_CSS, "<h2>Noise-robustness probes</h2>",
              "<p>Static noise perturbs the written trace (errors do not propagate); dynamic noise perturbs values "
              "while computing (errors propagate to later steps and the answer). Contamination is the fraction of "
              "training samples (fine-tune probe) or exemplars (prompt probe) that carry noise; intensity is the "
@@ -76,14 +93,17 @@ def probe_section(run_dir: Path) -> str:
             figs += [plots.noise_heatmaps(rows, probe, task, s, "accuracy", run_dir / f"probe_{probe}_{task}_{s}_heatmap.png")
                      for s in probe_splits]
             parts.append("".join(_img(f) for f in figs))
-        parts.append(html_table(rows, NOISE_COLUMNS))
+        table, split_columns = pivot(rows, NOISE_KEYS, [("accuracy", "accuracy"), ("steps_valid", "step validity"),
+                                                        ("valid_trace", "fully valid traces")])
+        parts.append(html_table(table, [*NOISE_COLUMNS, *split_columns, ("seeds", "seeds")]))
     rows = [r for r in means if r["probe"] == "filter"]
     if rows:
         parts.append("<h3>Filter probe</h3><p>A pool of clean, static-noised and dynamic-noised candidates; each "
                      "strategy selects under the same budget; 'kept' is the share of that kind of candidate the "
                      "strategy keeps. Accuracy is that of a fresh model trained on the selection.</p>")
         parts.append("".join(_img(plots.filter_bars(rows, task, run_dir / f"probe_filter_{task}.png")) for task in tasks))
-        parts.append(html_table(rows, FILTER_COLUMNS))
+        table, split_columns = pivot(rows, FILTER_KEYS, [("accuracy", "accuracy after SFT")])
+        parts.append(html_table(table, [*FILTER_COLUMNS, *split_columns, ("seeds", "seeds")]))
     return "".join(parts)
 
 

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from system.models.config import GeneratorConfig
 
 WORKER_EXTENSION = "system.models.vllm_worker.WeightSyncExtension"
-RPC_TIMEOUT_S = 300.0
 
 
 class WeightSyncError(QdcError):
@@ -131,10 +130,35 @@ class VLLMBackend(GenerationBackend):
             return
         blob = to_bytes(weights)
         expected = hashlib.sha256(blob).hexdigest()
-        receipts = self._llm.collective_rpc("qdc_load_weights", timeout=RPC_TIMEOUT_S, args=(blob,))
+        try:
+            receipts = self._llm.collective_rpc("qdc_load_weights", timeout=self.config.sync_timeout_s, args=(blob,))
+        except TimeoutError:
+            raise WeightSyncError(
+                f"the vllm workers did not take the new weights within {self.config.sync_timeout_s:.0f} s "
+                "(raise generator.sync_timeout_s)"
+            ) from None
         if any(r != expected for r in receipts):
             raise WeightSyncError(f"weight update: workers confirmed {receipts}, expected {expected}")
         # Cached prefixes hold keys/values computed with the old weights.
+        self._llm.reset_prefix_cache()
+
+    def load_checkpoint(self, model_dir: str | Path) -> None:
+        """The workers read the folder themselves (no weights through the RPC channel)."""
+        from system.models.factory import check_model_dir
+
+        if self._llm is None:
+            raise QdcError("the vllm backend was closed")
+        if self.tied and not self.on_gpu:
+            super().load_checkpoint(model_dir)
+            return
+        path = check_model_dir(model_dir).resolve()
+        try:
+            self._llm.collective_rpc("qdc_load_checkpoint", timeout=self.config.sync_timeout_s, args=(str(path),))
+        except TimeoutError:
+            raise WeightSyncError(
+                f"the vllm workers did not load {path} within {self.config.sync_timeout_s:.0f} s "
+                "(raise generator.sync_timeout_s)"
+            ) from None
         self._llm.reset_prefix_cache()
 
     def _restart_with(self, weights: Weights) -> None:
