@@ -21,14 +21,15 @@ from system.store import RunDir, atomic_write_json, atomic_write_text
 COMPARISON = "comparison.json"
 Row = dict[str, Any]
 
-METRICS = ("id_accuracy", "ood_accuracy", "output_diversity", "distinct_ngrams", "n_selected", "pass_at_k",
+METRICS = ("id_accuracy", "ood_accuracy", "output_diversity", "distinct_ngrams", "id_gain", "ood_gain",
+           "diversity_change", "n_selected", "pass_at_k",
            "sel_vendi", "sel_cluster_coverage", "sel_quality", "sel_complexity", "sel_distinct_2", "learn_s", "wall_s")
 LABELS = {
     "id_accuracy": "ID accuracy", "ood_accuracy": "OOD accuracy", "output_diversity": "output Vendi",
     "distinct_ngrams": "output distinct-2", "n_selected": "selected", "pass_at_k": "pass@k",
     "sel_vendi": "selection Vendi", "sel_cluster_coverage": "selection coverage", "sel_quality": "selection quality",
     "sel_complexity": "selection complexity", "sel_distinct_2": "selection distinct-2", "learn_s": "learn s",
-    "wall_s": "wall s",
+    "wall_s": "wall s", "id_gain": "ID gain", "ood_gain": "OOD gain", "diversity_change": "Vendi change",
 }
 
 
@@ -86,24 +87,32 @@ def aggregate(rows: Sequence[Row]) -> list[Row]:
     return sorted(out, key=lambda r: (order[r["strategy"]], r["iteration"]))
 
 
+def add_gains(rows: list[Row]) -> None:
+    """Paired changes since the run's seed model (iteration 0 of the same strategy and seed): ``id_gain``,
+    ``ood_gain``, ``diversity_change``. Every strategy of a seed starts from the same seed model, so these
+    differences are free of the seed-to-seed spread of the seed model itself."""
+    base = {(r["strategy"], r["seed"]): r for r in rows if r["iteration"] == 0}
+    for r in rows:
+        b = base.get((r["strategy"], r["seed"]))
+        for key, gain in GAINS.items():
+            if b is not None and isinstance(r.get(key), (int, float)) and isinstance(b.get(key), (int, float)):
+                r[gain] = r[key] - b[key]
+
+
+GAINS = {"id_accuracy": "id_gain", "ood_accuracy": "ood_gain", "output_diversity": "diversity_change"}
+SIGNED = set(GAINS.values())
+
+
 def final_summary(means: Sequence[Row]) -> list[Row]:
-    """Per strategy: its last iteration's numbers, the change of output diversity since iteration 1
-    (the first self-improvement round; iteration 0 is the shared seed model) and the selection's
-    statistics averaged over iterations."""
+    """Per strategy: its last iteration's numbers and paired gains, and the selection's statistics
+    averaged over iterations."""
     out = []
     for strategy in dict.fromkeys(r["strategy"] for r in means):
         mine = [r for r in means if r["strategy"] == strategy]
         last = max(mine, key=lambda r: r["iteration"])
-        first = min((r for r in mine if r["iteration"] >= 1), key=lambda r: r["iteration"], default=None)
-        seed_row = next((r for r in mine if r["iteration"] == 0), None)
         row: Row = {"strategy": strategy, "iteration": last["iteration"], "seeds": last["seeds"]}
-        for key in ("id_accuracy", "ood_accuracy", "output_diversity", "distinct_ngrams"):
+        for key in ("id_accuracy", "ood_accuracy", "output_diversity", "distinct_ngrams", *SIGNED):
             row[key] = last.get(key)
-        for key in ("id_accuracy", "ood_accuracy", "output_diversity"):
-            if seed_row is not None and seed_row.get(key) and last.get(key):
-                row[f"{key}_vs_seed"] = last[key]["mean"] - seed_row[key]["mean"]
-        if first is not None and first is not last and first.get("output_diversity") and last.get("output_diversity"):
-            row["output_diversity_change"] = last["output_diversity"]["mean"] - first["output_diversity"]["mean"]
         for key in ("sel_vendi", "sel_cluster_coverage", "sel_quality", "sel_complexity"):
             values = [r[key]["mean"] for r in mine if r.get(key)]
             if values:
@@ -113,10 +122,13 @@ def final_summary(means: Sequence[Row]) -> list[Row]:
 
 
 def cell_text(v: Any, signed: bool = False) -> str:
-    """A table cell: stats as mean ± std (just the mean for one seed), floats with 3 decimals."""
+    """A table cell: stats as mean ± std (just the mean for one seed), floats with 3 decimals; counts
+    (all values whole numbers, some >= 2, or all 0) with one."""
     if isinstance(v, dict) and "mean" in v:
-        counts = float(v["min"]).is_integer() and float(v["max"]).is_integer() and v["max"] >= 2
-        mean, std = (f"{v['mean']:.1f}", f"{v['std']:.1f}") if counts else (f"{v['mean']:.3f}", f"{v['std']:.3f}")
+        whole = float(v["min"]).is_integer() and float(v["max"]).is_integer()
+        counts = whole and (v["max"] >= 2 or v["max"] == v["min"] == 0)
+        form = ".1f" if counts else ("+.3f" if signed else ".3f")
+        mean, std = format(v["mean"], form), format(v["std"], ".1f" if counts else ".3f")
         return f"{mean} ± {std}" if v["n"] > 1 else mean
     if isinstance(v, float):
         return f"{v:+.3f}" if signed else f"{v:.3f}"
@@ -126,8 +138,9 @@ def cell_text(v: Any, signed: bool = False) -> str:
 
 
 FINAL_COLUMNS = [("strategy", "strategy"), ("iteration", "iteration"), ("id_accuracy", "ID accuracy"),
-                 ("ood_accuracy", "OOD accuracy"), ("output_diversity", "output Vendi"),
-                 ("output_diversity_change", "Vendi change since it. 1"), ("distinct_ngrams", "output distinct-2"),
+                 ("ood_accuracy", "OOD accuracy"), ("id_gain", "ID gain vs seed model"),
+                 ("ood_gain", "OOD gain vs seed model"), ("output_diversity", "output Vendi"),
+                 ("diversity_change", "Vendi change vs seed model"), ("distinct_ngrams", "output distinct-2"),
                  ("sel_vendi", "selection Vendi"), ("sel_cluster_coverage", "selection coverage"),
                  ("sel_quality", "selection quality"), ("sel_complexity", "selection complexity"), ("seeds", "seeds")]
 ITERATION_COLUMNS = [("strategy", "strategy"), ("iteration", "iteration"), ("id_accuracy", "ID accuracy"),
@@ -138,7 +151,7 @@ ITERATION_COLUMNS = [("strategy", "strategy"), ("iteration", "iteration"), ("id_
 
 def markdown_table(rows: Sequence[Row], columns: Sequence[tuple[str, str]]) -> str:
     lines = ["| " + " | ".join(h for _, h in columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell_text(r.get(k), signed=k.endswith(("_change", "_vs_seed"))) for k, _ in columns)
+    lines += ["| " + " | ".join(cell_text(r.get(k), signed=k in SIGNED) for k, _ in columns)
               + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
@@ -146,6 +159,7 @@ def markdown_table(rows: Sequence[Row], columns: Sequence[tuple[str, str]]) -> s
 def write_comparison(root: Path, runs: Sequence[tuple[str, int, Path]]) -> dict[str, Any]:
     """comparison.json (rows, means, final), comparison.md and comparison.csv under ``root``."""
     rows = [r for strategy, seed, path in runs for r in variant_rows(strategy, seed, path)]
+    add_gains(rows)
     means = aggregate(rows)
     final = final_summary(means)
     data = {"rows": rows, "means": means, "final": final,

@@ -7,7 +7,7 @@ import html
 from pathlib import Path
 from typing import Any, Sequence
 
-from system.ablation.compare import FINAL_COLUMNS, ITERATION_COLUMNS, cell_text, read_comparison
+from system.ablation.compare import FINAL_COLUMNS, ITERATION_COLUMNS, SIGNED, cell_text, read_comparison
 from system.probe.report import NOWRAP_CSS
 from system.report import _plt, _save, register_section
 
@@ -45,6 +45,33 @@ def plot_curves(means: Sequence[Row], out: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0][0].legend(title="selection strategy", fontsize=8)
     fig.suptitle(f"Closed loop per selection strategy ({_seeds(means)})", fontsize=12)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+GAIN_CURVES = (("id_gain", "ID accuracy gain"), ("ood_gain", "OOD accuracy gain"),
+               ("diversity_change", "Output Vendi change"))
+
+
+def plot_gains(means: Sequence[Row], out: Path) -> Path | None:
+    """Changes since each run's own seed model (paired by seed), per strategy and iteration."""
+    if not any(r.get("id_gain") for r in means):
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    strategies = _strategies(means)
+    for ax, (key, title) in zip(axes, GAIN_CURVES):
+        for k, strategy in enumerate(strategies):
+            pts = [r for r in means if r["strategy"] == strategy and r.get(key)]
+            offset = (k - (len(strategies) - 1) / 2) * 0.04
+            ax.errorbar([r["iteration"] + offset for r in pts], [r[key]["mean"] for r in pts],
+                        yerr=[r[key]["std"] for r in pts], marker="o", capsize=3, label=strategy)
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        ax.set(title=f"{title} since the seed model", xlabel="iteration", ylabel=title)
+        ax.set_xticks(sorted({r["iteration"] for r in means}))
+        ax.grid(alpha=0.3)
+    axes[0].legend(title="selection strategy", fontsize=8)
+    fig.suptitle(f"Paired by seed: each run minus its own iteration 0 ({_seeds(means)})", fontsize=12)
     fig.tight_layout()
     return _save(fig, out)
 
@@ -102,7 +129,7 @@ def plot_selection(means: Sequence[Row], out: Path) -> Path | None:
 def _table(rows: Sequence[Row], columns: Sequence[tuple[str, str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h in columns)
     body = "".join("<tr>" + "".join(
-        f"<td>{html.escape(cell_text(r.get(k), signed=k.endswith(('_change', '_vs_seed'))))}</td>" for k, _ in columns)
+        f"<td>{html.escape(cell_text(r.get(k), signed=k in SIGNED))}</td>" for k, _ in columns)
         + "</tr>" for r in rows)
     return f"<table class='qdc-nowrap'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -112,7 +139,8 @@ def ablation_section(run_dir: Path) -> str:
     if not data or not data.get("means"):
         return ""
     means = data["means"]
-    figs = [plot_curves(means, run_dir / "ablation_curves.png"), plot_lengths(means, run_dir / "ablation_lengths.png"),
+    figs = [plot_curves(means, run_dir / "ablation_curves.png"), plot_gains(means, run_dir / "ablation_gains.png"),
+            plot_lengths(means, run_dir / "ablation_lengths.png"),
             plot_selection(means, run_dir / "ablation_selection.png")]
     imgs = "".join(f'<img src="{p.name}" alt="{p.stem}">' for p in figs if p is not None)
     runs = "".join(f"<li>{html.escape(r['strategy'])}, seed {r['seed']}: <code>{html.escape(r['dir'])}</code></li>"

@@ -48,4 +48,4 @@ def test_two_strategies_one_iteration(tmp_path: Path) -> None:
     page = (out / "report.html").read_text()
     assert "Filtering ablation" in page and "top_quality" in page
     pngs = sorted(out.glob("ablation_*.png"))
-    assert len(pngs) == 3 and all(p.stat().st_size > 10_000 for p in pngs)
+    assert len(pngs) == 4 and all(p.stat().st_size > 10_000 for p in pngs)

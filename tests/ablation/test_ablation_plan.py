@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from system.ablation.compare import aggregate, final_summary
+from system.ablation.compare import add_gains, aggregate, final_summary
 from system.ablation.plan import ablation_dir_for, seed_stage_key, variants
 from system.config import RecipeError, validate_recipe
 from tests.ablation.conftest import tiny_ablation
@@ -54,10 +54,12 @@ def test_means_and_final_summary() -> None:
              "accuracy_by_length": {"2": acc}}
             for s, seed, i, acc, div in [("a", 0, 0, 0.5, 10.0), ("a", 1, 0, 0.5, 10.0), ("a", 0, 1, 0.6, 9.0),
                                          ("a", 1, 1, 0.8, 7.0), ("a", 0, 2, 0.7, 8.0), ("a", 1, 2, 0.9, 6.0)]]
+    add_gains(rows)
     means = aggregate(rows)
     assert [(m["strategy"], m["iteration"]) for m in means] == [("a", 0), ("a", 1), ("a", 2)]
     assert means[1]["id_accuracy"]["mean"] == pytest.approx(0.7) and means[1]["seeds"] == [0, 1]
     (final,) = final_summary(means)
     assert final["iteration"] == 2 and final["id_accuracy"]["mean"] == pytest.approx(0.8)
-    assert final["output_diversity_change"] == pytest.approx(7.0 - 8.0)
-    assert final["id_accuracy_vs_seed"] == pytest.approx(0.3)
+    # paired with each seed's own seed model: gains 0.2 and 0.4, Vendi changes -2 and -4
+    assert final["id_gain"]["mean"] == pytest.approx(0.3) and final["id_gain"]["std"] == pytest.approx(0.1414, abs=1e-3)
+    assert final["diversity_change"]["mean"] == pytest.approx(-3.0)
