@@ -174,7 +174,7 @@ class LoopController:
                 run.write_json(0, "learn.json", {**metrics, "seconds": timer.seconds.get("learn_s")})
             run.mark_done("000/learn")
         self._sync(0, timer)
-        self._eval(0, timer, wall, frontier=None)
+        self._evaluate(0, timer, wall, frontier=None)
 
     # -- iterations 1..N ------------------------------------------------------------------------
     def _iteration(self, i: int) -> None:
@@ -218,7 +218,7 @@ class LoopController:
                 run.write_json(i, "learn.json", {**metrics, "n_train": len(data), "n_selected": len(selected)})
             run.mark_done(f"{tag}/learn")
         self._sync(i, timer)
-        self._eval(i, timer, wall, frontier=frontier)
+        self._evaluate(i, timer, wall, frontier=frontier)
 
     def _frontier(self, i: int) -> int:
         r = self.recipe
@@ -246,7 +246,7 @@ class LoopController:
                                          key="sync")
         self.model_dir = latest
 
-    def _eval(self, i: int, timer: Timer, wall_start: float, frontier: int | None) -> None:
+    def _evaluate(self, i: int, timer: Timer, wall_start: float, frontier: int | None) -> None:
         r, run = self.recipe, self.run
         tag = f"{i:03d}"
         if run.is_done(f"{tag}/eval"):
