@@ -139,10 +139,11 @@ def cell_text(v: Any, signed: bool = False) -> str:
 
 FINAL_COLUMNS = [("strategy", "strategy"), ("iteration", "iteration"), ("id_accuracy", "ID accuracy"),
                  ("ood_accuracy", "OOD accuracy"), ("id_gain", "ID gain vs seed model"),
-                 ("ood_gain", "OOD gain vs seed model"), ("output_diversity", "output Vendi"),
-                 ("diversity_change", "Vendi change vs seed model"), ("distinct_ngrams", "output distinct-2"),
-                 ("sel_vendi", "selection Vendi"), ("sel_cluster_coverage", "selection coverage"),
-                 ("sel_quality", "selection quality"), ("sel_complexity", "selection complexity"), ("seeds", "seeds")]
+                 ("ood_gain", "OOD gain vs seed model"), ("seeds", "seeds")]
+FINAL_DIVERSITY_COLUMNS = [("strategy", "strategy"), ("output_diversity", "output Vendi"),
+                           ("diversity_change", "Vendi change vs seed model"), ("distinct_ngrams", "output distinct-2"),
+                           ("sel_vendi", "selection Vendi"), ("sel_cluster_coverage", "selection coverage"),
+                           ("sel_quality", "selection quality"), ("sel_complexity", "selection complexity")]
 ITERATION_COLUMNS = [("strategy", "strategy"), ("iteration", "iteration"), ("id_accuracy", "ID accuracy"),
                      ("ood_accuracy", "OOD accuracy"), ("output_diversity", "output Vendi"),
                      ("distinct_ngrams", "output distinct-2"), ("n_selected", "selected"),
@@ -166,6 +167,8 @@ def write_comparison(root: Path, runs: Sequence[tuple[str, int, Path]]) -> dict[
             "runs": [{"strategy": s, "seed": seed, "dir": str(p)} for s, seed, p in runs]}
     atomic_write_json(root / COMPARISON, data)
     md = ("## Final iteration (mean ± std over seeds)\n\n" + markdown_table(final, FINAL_COLUMNS)
+          + "\n## Diversity and selected data (final iteration; selection statistics averaged over iterations)\n\n"
+          + markdown_table(final, FINAL_DIVERSITY_COLUMNS)
           + "\n## Per iteration\n\n" + markdown_table(means, ITERATION_COLUMNS))
     atomic_write_text(root / "comparison.md", md)
     buf = io.StringIO()

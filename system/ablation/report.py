@@ -7,7 +7,9 @@ import html
 from pathlib import Path
 from typing import Any, Sequence
 
-from system.ablation.compare import FINAL_COLUMNS, ITERATION_COLUMNS, SIGNED, cell_text, read_comparison
+from system.ablation.compare import (
+    FINAL_COLUMNS, FINAL_DIVERSITY_COLUMNS, ITERATION_COLUMNS, SIGNED, cell_text, read_comparison,
+)
 from system.probe.report import NOWRAP_CSS
 from system.report import _plt, _save, register_section
 
@@ -148,6 +150,8 @@ def ablation_section(run_dir: Path) -> str:
     return (f"{NOWRAP_CSS}<h2>Filtering ablation</h2><p>The same loop (same seeds, prompts and optimizer steps) once per "
             "selection strategy; iteration 0 is the shared seed model. ± is the sample standard deviation over "
             f"seeds.</p>{imgs}<h3>Final iteration</h3>{_table(data['final'], FINAL_COLUMNS)}"
+            "<h3>Diversity and selected data</h3><p>Output diversity at the final iteration; the selected data's "
+            f"statistics averaged over iterations.</p>{_table(data['final'], FINAL_DIVERSITY_COLUMNS)}"
             f"<h3>Per iteration</h3>{_table(means, ITERATION_COLUMNS)}<h3>Runs</h3><ul>{runs}</ul>")
 
 

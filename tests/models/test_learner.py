@@ -76,3 +76,28 @@ def test_bad_calls_are_clear_errors() -> None:
     learner = Learner(LearnerConfig(), TINY)
     with pytest.raises(LearnerError, match="no records"):
         learner.train([])
+
+
+def test_length_sorted_batches_are_random_samples_sorted_inside() -> None:
+    from system.models.sft_data import length_sorted_batches
+
+    lengths = [(i * 37) % 61 for i in range(100)]
+    order = length_sorted_batches(lengths, 16, seed=3, total=16 * 12)
+    assert len(order) == 16 * 12
+    batches = [order[k : k + 16] for k in range(0, len(order), 16)]
+    assert all([lengths[i] for i in b] == sorted(lengths[i] for i in b) for b in batches)
+    first_pass = [i for b in batches[:6] for i in b]  # 6 full batches per pass of 100 rows
+    assert len(set(first_pass)) == len(first_pass)
+    assert order == length_sorted_batches(lengths, 16, seed=3, total=16 * 12)
+    assert order != length_sorted_batches(lengths, 16, seed=4, total=16 * 12)
+    assert len(length_sorted_batches([5, 6], 8, seed=0, total=20)) == 20  # fewer rows than a batch
+
+
+def test_sorting_and_accumulation_change_speed_not_learning(records: list[dict]) -> None:
+    """One batch of 16 or two micro-batches of 8 (sorted by length): the same losses."""
+    losses = []
+    for accum in (1, 2):
+        learner = Learner(LearnerConfig(batch_size=16, grad_accum=accum, lr=3e-3, logging_steps=1), TINY, seed=0)
+        losses.append([h["loss"] for h in learner.train(records, max_steps=4)["loss_history"]])
+        learner.close()
+    assert max(abs(a - b) for a, b in zip(*losses)) < 1e-4, losses
