@@ -207,11 +207,13 @@ class LoopController:
             self._stage(i, "learn")
             with timer.stage("learn"):
                 selected = artifacts.selected_records(run, i)
-                data = training_set(selected, artifacts.earlier_selections(run, i), artifacts.replay_seed_records(r, i),
-                                    r.loop.replay_ratio, r.loop.replay_seed_share, stage_seed(r.seed, i, "replay"))
+                rows = r.loop.learn_steps * r.learner.batch_size
+                data = training_set(selected, artifacts.earlier_selections(run, i),
+                                    artifacts.replay_seed_records(r, i, rows), rows, r.loop.replay_ratio,
+                                    r.loop.replay_seed_share, stage_seed(r.seed, i, "replay"))
                 if len(selected) >= r.loop.min_train_records:
                     metrics = self.learners.train(data, r.loop.learn_steps, stage_seed(r.seed, i, "learn"),
-                                                  lr=None, timeout=self.timeouts.learn)
+                                                  lr=r.loop.lr, timeout=self.timeouts.learn)
                     self.model_dir = self.learners.save(artifacts.model_dir(run, i), self.timeouts.learn)
                 else:
                     metrics = {"skipped": f"{len(selected)} selected < loop.min_train_records"}

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from system.store import RunDir, atomic_write_bytes
-from system.tint.dataset import sample_records
 from system.tint.tasks import get_task
 
 if TYPE_CHECKING:
@@ -60,13 +59,13 @@ def seed_training_records(recipe: "Recipe") -> list[Record]:
     return [{"prompt": r["prompt"], "completion": r["completion"]} for r in seed_records(recipe.tint, recipe.seed)]
 
 
-def replay_seed_records(recipe: "Recipe", iteration: int, n: int = 4096) -> list[Record]:
-    """Fresh clean ID records for replay (a different draw every iteration, seeded)."""
-    splits = recipe.tint.split_specs()
-    tasks = recipe.tint.tasks
+def replay_seed_records(recipe: "Recipe", iteration: int, n: int) -> list[Record]:
+    """``n`` fresh clean ID records for replay, spread like the seed set over its tasks (a different
+    draw every iteration, seeded)."""
+    from system.models.sft_data import seed_records
+
     return [{"prompt": r["prompt"], "completion": r["completion"]}
-            for t in tasks for r in sample_records(t, "id", n // len(tasks), seed=recipe.seed * 1000 + iteration,
-                                                    splits=splits)]
+            for r in seed_records(recipe.tint, recipe.seed * 1000 + iteration, n=n, weights=recipe.train.task_weights)]
 
 
 # -- candidates and selections ---------------------------------------------------------------------

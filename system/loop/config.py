@@ -43,8 +43,11 @@ class LoopConfig(StrictModel):
     seed_training: bool = Field(True, description="train the model on clean seed data first (iteration 0)")
     prompts_per_iteration: int = Field(400, ge=1, description="prompts sampled per iteration (over all tasks)")
     learn_steps: int = Field(300, ge=1, description="optimizer steps per iteration (fixed compute)")
+    lr: float | None = Field(None, gt=0.0, description="peak lr of each iteration's fine-tuning; null = learner.lr")
     replay_ratio: float = Field(
-        0.5, ge=0.0, lt=1.0, description="share of each iteration's training data replayed (seed data + earlier selections)"
+        0.5, ge=0.0, lt=1.0,
+        description="share of each iteration's training rows (learn_steps x learner.batch_size) that is replay "
+        "(fresh seed data + earlier selections); the rest is this iteration's selection, repeated as needed",
     )
     replay_seed_share: float = Field(0.5, ge=0.0, le=1.0, description="share of the replay taken from clean seed data")
     min_train_records: int = Field(64, ge=1, description="skip learning when fewer records than this were selected")

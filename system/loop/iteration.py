@@ -54,28 +54,45 @@ def training_set(
     selected: Sequence[Record],
     earlier_selections: Sequence[Record],
     seed_records: Sequence[Record],
+    total: int,
     replay_ratio: float,
     replay_seed_share: float,
     seed: int,
 ) -> list[Record]:
-    """The selection plus replay, shuffled: replay makes up ``replay_ratio`` of the result, drawn
-    ``replay_seed_share`` from clean seed data and the rest from earlier iterations' selections."""
+    """``total`` rows for one round of fixed compute (steps x global batch), shuffled.
+
+    ``1 - replay_ratio`` of the rows are the selection, passed over in fresh random orders as often
+    as it takes; the rest is replay, ``replay_seed_share`` of it fresh clean seed records (each used
+    once) and the rest earlier iterations' selections. Since the learner draws its batches at random
+    from these rows, every batch is about ``replay_ratio`` replay: a small selection is repeated, but
+    it never makes up more than its share of a batch, and the fresh seed records keep what seed
+    training taught (STACK.md: training on a tiny self-generated pool alone undoes it).
+    """
     rng = random.Random(seed)
-    n_replay = round(len(selected) * replay_ratio / (1.0 - replay_ratio)) if selected else 0
-    n_seed = round(n_replay * replay_seed_share) if earlier_selections else n_replay
-    n_earlier = n_replay - n_seed
-    replay = _draw(seed_records, n_seed, rng) + _draw(earlier_selections, n_earlier, rng)
-    data = [{"prompt": r["prompt"], "completion": r["completion"]} for r in [*selected, *replay]]
+    if not selected or total <= 0:
+        return []
+    n_replay = round(total * replay_ratio)
+    n_selected = total - n_replay
+    n_seed = n_replay if not earlier_selections else round(n_replay * replay_seed_share)
+    if not seed_records:
+        n_seed = 0
+    n_earlier = n_replay - n_seed if earlier_selections else 0
+    n_selected = total - n_seed - n_earlier  # whatever replay cannot fill goes to the selection
+    rows = _passes(selected, n_selected, rng) + _passes(seed_records, n_seed, rng) + _passes(
+        earlier_selections, n_earlier, rng)
+    data = [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows]
     rng.shuffle(data)
     return data
 
 
-def _draw(pool: Sequence[Record], n: int, rng: random.Random) -> list[Record]:
-    if n <= 0 or not pool:
-        return []
-    if n <= len(pool):
-        return rng.sample(list(pool), n)
-    return [rng.choice(pool) for _ in range(n)]
+def _passes(pool: Sequence[Record], n: int, rng: random.Random) -> list[Record]:
+    """``n`` records from ``pool``: whole passes in fresh random orders, then a random part of one."""
+    out: list[Record] = []
+    while pool and len(out) < n:
+        order = list(pool)
+        rng.shuffle(order)
+        out.extend(order[: n - len(out)])
+    return out
 
 
 def accuracy_table(records: Sequence[Record], completions: Sequence[str]) -> dict[str, Any]:

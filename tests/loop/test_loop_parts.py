@@ -76,15 +76,33 @@ def test_iteration_prompts_are_seeded_and_at_the_frontier() -> None:
     assert {len(r["input"]) for r in mixed} == {6, 7, 8}
 
 
-def test_training_set_mixes_selection_and_replay() -> None:
+def test_training_set_fills_the_round_with_selection_and_replay() -> None:
     sel = [{"prompt": f"s{i}", "completion": "x"} for i in range(30)]
     earlier = [{"prompt": f"e{i}", "completion": "x"} for i in range(100)]
-    seed = [{"prompt": f"d{i}", "completion": "x"} for i in range(100)]
-    data = training_set(sel, earlier, seed, replay_ratio=0.5, replay_seed_share=0.5, seed=1)
+    seed = [{"prompt": f"d{i}", "completion": "x"} for i in range(400)]
+    data = training_set(sel, earlier, seed, total=200, replay_ratio=0.5, replay_seed_share=0.5, seed=1)
     kinds = [r["prompt"][0] for r in data]
-    assert len(data) == 60 and kinds.count("s") == 30 and kinds.count("d") == 15 and kinds.count("e") == 15
-    assert data == training_set(sel, earlier, seed, 0.5, 0.5, seed=1)
-    assert training_set([], earlier, seed, 0.5, 0.5, seed=1) == []
+    assert len(data) == 200 and kinds.count("s") == 100 and kinds.count("d") == 50 and kinds.count("e") == 50
+    # the small selection is passed over whole, in fresh orders: every record 3 or 4 times
+    counts = {p: [r["prompt"] for r in data].count(p) for p in {r["prompt"] for r in sel}}
+    assert len(counts) == 30 and set(counts.values()) <= {3, 4}
+    # fresh seed records are used once each
+    seeds = [r["prompt"] for r in data if r["prompt"][0] == "d"]
+    assert len(set(seeds)) == len(seeds)
+    assert kinds[:100] != sorted(kinds[:100])  # shuffled, not in blocks
+    assert data == training_set(sel, earlier, seed, 200, 0.5, 0.5, seed=1)
+    assert data != training_set(sel, earlier, seed, 200, 0.5, 0.5, seed=2)
+    assert training_set([], earlier, seed, 200, 0.5, 0.5, seed=1) == []
+
+
+def test_training_set_replays_only_seed_data_in_the_first_round() -> None:
+    sel = [{"prompt": f"s{i}", "completion": "x"} for i in range(10)]
+    seed = [{"prompt": f"d{i}", "completion": "x"} for i in range(100)]
+    kinds = [r["prompt"][0] for r in training_set(sel, [], seed, 64, replay_ratio=0.25, replay_seed_share=0.5, seed=0)]
+    assert kinds.count("d") == 16 and kinds.count("s") == 48
+    # no replay pool at all: the round trains on the selection alone
+    kinds = [r["prompt"][0] for r in training_set(sel, [], [], 64, 0.25, 0.5, seed=0)]
+    assert kinds == ["s"] * 64
 
 
 def test_kept_fraction_counts_prompts() -> None:

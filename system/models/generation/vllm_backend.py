@@ -73,6 +73,12 @@ class VLLMBackend(GenerationBackend):
         )
         if self.on_gpu:
             kwargs["gpu_memory_utilization"] = self.config.gpu_memory_utilization
+        else:
+            # A prompt prefilled in chunks makes the CPU worker rewind the request's seeded torch
+            # generator (Generator.set_offset), which CPU generators do not support: a seeded batch
+            # larger than one step's token budget then fails with "CPU Generator does not use
+            # offset". Whole prompts per step avoid the rewind; TInt prompts are far below the budget.
+            kwargs["enable_chunked_prefill"] = False
         context = max_positions(model_dir)
         if context is not None:
             kwargs["max_model_len"] = context
