@@ -23,9 +23,9 @@ from actors.placement import Placement, reserve, start_ray
 from actors.prober import ProberActor
 from system.config import Recipe
 from system.loop import artifacts
-from system.loop.curriculum import first_frontier, iteration_prompts, next_frontier
+from system.loop.curriculum import first_frontiers, iteration_prompts, next_frontiers
 from system.loop.evaluation import eval_prompt_sets, metrics_row
-from system.loop.iteration import expand_candidates, kept_fraction, pass_at_k, training_set
+from system.loop.iteration import expand_candidates, kept_fraction, kept_fraction_by_task, pass_at_k, training_set
 from system.loop.progress import Progress
 from system.loop.seeds import stage_seed
 from system.loop.tensorboard import log_row
@@ -174,25 +174,25 @@ class LoopController:
                 run.write_json(0, "learn.json", {**metrics, "seconds": timer.seconds.get("learn_s")})
             run.mark_done("000/learn")
         self._sync(0, timer)
-        self._evaluate(0, timer, wall, frontier=None)
+        self._evaluate(0, timer, wall, frontiers=None)
 
     # -- iterations 1..N ------------------------------------------------------------------------
     def _iteration(self, i: int) -> None:
         r, run = self.recipe, self.run
         timer = Timer()
         wall = time.perf_counter()
-        frontier = self._frontier(i)
+        frontiers = self._frontiers(i)
         tag = f"{i:03d}"
         if not run.is_done(f"{tag}/generate"):
             self._stage(i, "generate")
             with timer.stage("generate"):
-                prompts = iteration_prompts(r.loop.curriculum.tasks or r.tint.tasks, r.loop.prompts_per_iteration,
-                                            frontier, r.tint.splits["id"].spec(), r.loop.curriculum.below_frontier,
+                prompts = iteration_prompts(self._curriculum_tasks(), r.loop.prompts_per_iteration, frontiers,
+                                            r.tint.splits["id"].spec(), r.loop.curriculum.below_frontier,
                                             stage_seed(r.seed, i, "prompts"), i)
                 spec = SamplingSpec.from_config(r.generator, seed=stage_seed(r.seed, i, "generate"))
                 generations = self._generate([p["prompt"] for p in prompts], spec, "generate")
                 candidates = expand_candidates(prompts, generations)
-                artifacts.write_candidates(run, i, candidates, frontier)
+                artifacts.write_candidates(run, i, candidates, frontiers)
             run.mark_done(f"{tag}/generate")
         if not run.is_done(f"{tag}/filter"):
             self._stage(i, "filter")
@@ -201,7 +201,8 @@ class LoopController:
                 (selection,) = wait_all([self.filter.select.remote(candidates, stage_seed(r.seed, i, "filter"), r.loop.min_quality)],
                                         timeout=self.timeouts.filter, stage="filter", names=["filter"], key="filter")
                 artifacts.write_selection(run, i, candidates, selection, pass_at_k(candidates),
-                                          kept_fraction(candidates, selection.indices))
+                                          kept_fraction(candidates, selection.indices),
+                                          kept_fraction_by_task(candidates, selection.indices))
             run.mark_done(f"{tag}/filter")
         if not run.is_done(f"{tag}/learn"):
             self._stage(i, "learn")
@@ -220,14 +221,18 @@ class LoopController:
                 run.write_json(i, "learn.json", {**metrics, "n_train": len(data), "n_selected": len(selected)})
             run.mark_done(f"{tag}/learn")
         self._sync(i, timer)
-        self._evaluate(i, timer, wall, frontier=frontier)
+        self._evaluate(i, timer, wall, frontiers=frontiers)
 
-    def _frontier(self, i: int) -> int:
+    def _curriculum_tasks(self) -> list[str]:
+        return self.recipe.loop.curriculum.tasks or self.recipe.tint.tasks
+
+    def _frontiers(self, i: int) -> dict[str, int]:
+        """Each task's frontier for iteration i, replayed from the earlier iterations' selections."""
         r = self.recipe
-        current = first_frontier(r.loop.curriculum, r.tint.splits["id"].spec())
+        current = first_frontiers(r.loop.curriculum, r.tint.splits["id"].spec(), self._curriculum_tasks())
         for j in range(1, i):
             info = self.run.read_json(j, "selection.json")
-            current = next_frontier(r.loop.curriculum, info["frontier"], info["kept_fraction"]).length
+            current = next_frontiers(r.loop.curriculum, info["frontiers"], info["kept_by_task"])
         return current
 
     # -- sync and eval --------------------------------------------------------------------------
@@ -248,7 +253,7 @@ class LoopController:
                                          key="sync")
         self.model_dir = latest
 
-    def _evaluate(self, i: int, timer: Timer, wall_start: float, frontier: int | None) -> None:
+    def _evaluate(self, i: int, timer: Timer, wall_start: float, frontiers: dict[str, int] | None) -> None:
         r, run = self.recipe, self.run
         tag = f"{i:03d}"
         if run.is_done(f"{tag}/eval"):
@@ -265,7 +270,7 @@ class LoopController:
             (result,) = wait_all([self.prober.evaluate.remote(sets, [g.samples[0].text for g in outs],
                                                               [t for g in div_outs for t in g.texts])],
                                  timeout=self.timeouts.eval, stage="eval", names=["prober"], key="eval")
-        row = metrics_row(i, result, run, timer.seconds, time.perf_counter() - wall_start, frontier)
+        row = metrics_row(i, result, run, timer.seconds, time.perf_counter() - wall_start, frontiers)
         run.write_json(i, "eval.json", {**result, "row": row})
         artifacts.write_metrics(run)
         if r.run.tensorboard:

@@ -3,7 +3,7 @@
     iter_000/model/            seed-trained checkpoint (save_pretrained folder)
     iter_XXX/candidates.parquet every sample of the iteration (before filtering)
     iter_XXX/samples.parquet    every sample with its scores, selected or not, and why
-    iter_XXX/selection.json     chosen indices, counts, QDC metrics, frontier and kept fraction
+    iter_XXX/selection.json     chosen indices, counts, QDC metrics, frontiers and kept fractions per task
     iter_XXX/model/             the checkpoint after this iteration's learning
     iter_XXX/learn.json, eval.json
 """
@@ -104,9 +104,10 @@ def _read_parquet(path: Path) -> list[Record]:
     return _from_table_rows(pq.read_table(path).to_pylist())
 
 
-def write_candidates(run: RunDir, iteration: int, candidates: Sequence[Record], frontier: int) -> None:
+def write_candidates(run: RunDir, iteration: int, candidates: Sequence[Record], frontiers: dict[str, int]) -> None:
     _write_parquet(run.iter_dir(iteration) / "candidates.parquet", candidates)
-    run.write_json(iteration, "curriculum.json", {"frontier": frontier, "n_candidates": len(candidates)})
+    run.write_json(iteration, "curriculum.json", {"frontier": min(frontiers.values()), "frontiers": frontiers,
+                                                  "n_candidates": len(candidates)})
 
 
 def read_candidates(run: RunDir, iteration: int) -> list[Record]:
@@ -114,7 +115,7 @@ def read_candidates(run: RunDir, iteration: int) -> list[Record]:
 
 
 def write_selection(run: RunDir, iteration: int, candidates: Sequence[Record], selection: Any,
-                    pass_k: float, kept: float) -> None:
+                    pass_k: float, kept: float, kept_by_task: dict[str, float]) -> None:
     """samples.parquet (every candidate with scores, selected flag and reason) and selection.json."""
     chosen = set(int(i) for i in selection.indices)
     rows = []
@@ -133,7 +134,9 @@ def write_selection(run: RunDir, iteration: int, candidates: Sequence[Record], s
         "n_selected": len(chosen),
         "pass_at_k": pass_k,
         "kept_fraction": kept,
+        "kept_by_task": kept_by_task,
         "frontier": curriculum["frontier"],
+        "frontiers": curriculum["frontiers"],
         "metrics": selection.metrics,
     })
 

@@ -50,7 +50,9 @@ def _ood_accuracy(splits: dict[str, Any]) -> float | None:
 
 
 def metrics_row(iteration: int, result: dict[str, Any], run: RunDir, seconds: dict[str, float], wall_s: float,
-                frontier: int | None) -> dict[str, Any]:
+                frontiers: dict[str, int] | None) -> dict[str, Any]:
+    """One metrics.jsonl row. ``frontier_length`` is the lowest task frontier (the shortest list length
+    the loop still trains on); ``frontiers`` has every task's."""
     splits = result["splits"]
     by_length: dict[str, float] = {}
     for split in ("id", "ood_length"):
@@ -71,7 +73,8 @@ def metrics_row(iteration: int, result: dict[str, Any], run: RunDir, seconds: di
         "n_selected": selection.get("n_selected", 0),
         "pass_at_k": selection.get("pass_at_k"),
         "kept_fraction": selection.get("kept_fraction"),
-        "frontier_length": frontier,
+        "frontier_length": min(frontiers.values()) if frontiers else None,
+        "frontiers": frontiers,
         "selection_diversity": (selection.get("metrics") or {}).get("after", {}).get("vendi"),
     }
     for stage in ("generate", "filter", "learn", "sync", "eval"):

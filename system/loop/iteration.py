@@ -44,10 +44,21 @@ def pass_at_k(candidates: Sequence[Record]) -> float:
 
 
 def kept_fraction(candidates: Sequence[Record], selected: Sequence[int]) -> float:
-    """Fraction of prompts with at least one sample selected (what moves the curriculum)."""
+    """Fraction of prompts with at least one sample selected."""
     prompts = {c["prompt_id"] for c in candidates}
     kept = {candidates[i]["prompt_id"] for i in selected}
     return len(kept) / len(prompts) if prompts else 0.0
+
+
+def kept_fraction_by_task(candidates: Sequence[Record], selected: Sequence[int]) -> dict[str, float]:
+    """Per task, the fraction of its prompts with at least one sample selected (what moves its frontier)."""
+    prompts: dict[str, set[str]] = defaultdict(set)
+    kept: dict[str, set[str]] = defaultdict(set)
+    for c in candidates:
+        prompts[c["task"]].add(c["prompt_id"])
+    for i in selected:
+        kept[candidates[i]["task"]].add(candidates[i]["prompt_id"])
+    return {t: len(kept[t]) / len(ids) for t, ids in sorted(prompts.items())}
 
 
 def training_set(

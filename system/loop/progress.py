@@ -30,6 +30,13 @@ class Progress:
         self.console.print(
             f"[bold]iteration {row['iteration']}[/bold] ID {_pct(row['id_accuracy'])}  OOD {_pct(row['ood_accuracy'])}"
             f"  pass@k {_pct(row.get('pass_at_k'))}  selected {row['n_selected']}/{row['n_generated']}"
-            f"  frontier {row.get('frontier_length') or '-'}  diversity {row.get('output_diversity') or 0:.2f}"
+            f"  frontier {_frontiers(row)}  diversity {row.get('output_diversity') or 0:.2f}"
             f"  [{lengths}]  {row['wall_s']:.0f}s"
         )
+
+
+def _frontiers(row: dict[str, Any]) -> str:
+    fronts = row.get("frontiers") or {}
+    if len(set(fronts.values())) > 1:
+        return " ".join(f"{t}:{n}" for t, n in fronts.items())
+    return str(row.get("frontier_length") or "-")

@@ -152,6 +152,9 @@ class Learner:
             dataloader_num_workers=0,
             disable_tqdm=not (progress and self.rank == 0),
             ddp_backend=self._dist_backend() if self.world_size > 1 else None,
+            # every parameter takes part in every step; the default search for unused ones costs
+            # an extra pass over the autograd graph per step
+            ddp_find_unused_parameters=False,
         )
         if c.scheduler == "cosine_with_min_lr":
             kwargs["lr_scheduler_kwargs"] = {"min_lr_rate": c.min_lr_ratio}

@@ -10,8 +10,8 @@ import torch
 
 from actors.calls import shard
 from system.loop.config import CurriculumConfig
-from system.loop.curriculum import first_frontier, iteration_prompts, next_frontier
-from system.loop.iteration import kept_fraction, training_set
+from system.loop.curriculum import first_frontier, first_frontiers, iteration_prompts, next_frontier, next_frontiers
+from system.loop.iteration import kept_fraction, kept_fraction_by_task, training_set
 from system.loop.seeds import stage_seed
 from system.loop.sync import WeightBlob, WeightSyncError, pack_state, unpack_state
 from system.store import RunDir, RunDirError, atomic_write_dir
@@ -65,14 +65,23 @@ def test_frontier_moves_only_when_enough_was_kept() -> None:
     assert next_frontier(cfg, 7, 0.9).length == 7
 
 
-def test_iteration_prompts_are_seeded_and_at_the_frontier() -> None:
-    a = iteration_prompts(["sum", "max"], 50, 6, DEFAULT_SPLITS["id"], 0.0, seed=3, iteration=1)
-    b = iteration_prompts(["sum", "max"], 50, 6, DEFAULT_SPLITS["id"], 0.0, seed=3, iteration=1)
+def test_each_task_moves_its_own_frontier() -> None:
+    cfg = CurriculumConfig(advance_when_kept=0.2, max_length=8)
+    fronts = first_frontiers(cfg, DEFAULT_SPLITS["id"], ["sum", "max"])
+    assert fronts == {"sum": 6, "max": 6}
+    fronts = next_frontiers(cfg, fronts, {"sum": 0.05, "max": 0.6})
+    assert fronts == {"sum": 6, "max": 7}
+    assert next_frontiers(cfg, fronts, {"max": 0.3}) == {"sum": 6, "max": 8}  # a task without prompts stays
+
+
+def test_iteration_prompts_are_seeded_and_at_each_tasks_frontier() -> None:
+    a = iteration_prompts(["sum", "max"], 50, {"sum": 6, "max": 7}, DEFAULT_SPLITS["id"], 0.0, seed=3, iteration=1)
+    b = iteration_prompts(["sum", "max"], 50, {"sum": 6, "max": 7}, DEFAULT_SPLITS["id"], 0.0, seed=3, iteration=1)
     assert a == b and len(a) == 50
-    assert {len(r["input"]) for r in a} == {6}
-    assert {r["task"] for r in a} == {"sum", "max"}
+    assert {len(r["input"]) for r in a if r["task"] == "sum"} == {6}
+    assert {len(r["input"]) for r in a if r["task"] == "max"} == {7}
     assert len({r["prompt_id"] for r in a}) == 50
-    mixed = iteration_prompts(["sum"], 200, 8, DEFAULT_SPLITS["id"], 0.5, seed=3, iteration=1)
+    mixed = iteration_prompts(["sum"], 200, {"sum": 8}, DEFAULT_SPLITS["id"], 0.5, seed=3, iteration=1)
     assert {len(r["input"]) for r in mixed} == {6, 7, 8}
 
 
@@ -106,8 +115,11 @@ def test_training_set_replays_only_seed_data_in_the_first_round() -> None:
 
 
 def test_kept_fraction_counts_prompts() -> None:
-    cands = [{"prompt_id": p} for p in ["a", "a", "b", "b", "c"]]
+    cands = [{"prompt_id": p, "task": t} for p, t in [("a", "sum"), ("a", "sum"), ("b", "sum"), ("b", "sum"),
+                                                      ("c", "max")]]
     assert kept_fraction(cands, [0, 1, 2]) == pytest.approx(2 / 3)
+    assert kept_fraction_by_task(cands, [0, 1, 2]) == {"max": 0.0, "sum": 1.0}
+    assert kept_fraction_by_task(cands, [4]) == {"max": 1.0, "sum": 0.0}
 
 
 def test_weight_blob_checksum_is_verified() -> None:
