@@ -15,7 +15,7 @@ export VLLM_CPU_KVCACHE_SPACE ?= 1
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup test test-fast test-all run bench clean-venv
+.PHONY: setup test test-fast run bench clean-venv
 
 setup: $(STAMP)
 
@@ -31,13 +31,10 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "setup done: $(VENV)"
 
 test: setup
-	$(PY) -m pytest -m "not seed_target"
+	$(PY) -m pytest
 
 test-fast: setup
-	$(PY) -m pytest -m "not slow and not seed_target"
-
-test-all: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not slow"
 
 # The quickstart end to end, every time into a fresh run directory, then its report.
 run: setup

@@ -83,11 +83,8 @@ def training_set(
     if not selected or total <= 0:
         return []
     n_replay = round(total * replay_ratio)
-    n_selected = total - n_replay
-    n_seed = n_replay if not earlier_selections else round(n_replay * replay_seed_share)
-    if not seed_records:
-        n_seed = 0
-    n_earlier = n_replay - n_seed if earlier_selections else 0
+    n_earlier = round(n_replay * (1.0 - replay_seed_share)) if earlier_selections else 0
+    n_seed = n_replay - n_earlier if seed_records else 0
     n_selected = total - n_seed - n_earlier  # whatever replay cannot fill goes to the selection
     rows = _passes(selected, n_selected, rng) + _passes(seed_records, n_seed, rng) + _passes(
         earlier_selections, n_earlier, rng)

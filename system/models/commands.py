@@ -94,9 +94,12 @@ def train_command(recipe: "Recipe", out: Path) -> dict[str, Any]:
     else:
         from system.models.launch import run_ranks
 
+        from system.models.factory import count_parameters, load_pretrained
+
         metrics = run_ranks(recipe.learner, recipe.model, seed=recipe.seed, records=records,
                             train_kwargs=train_kwargs, save_dir=model_dir, show_rank0=True)
-        params = None
+        params = count_parameters(load_pretrained(model_dir)[0])
+        console.print(f"model: {params:,} parameters, trained as {recipe.learner.world_size} ranks")
     train_s = time.perf_counter() - start
     console.print(f"trained {metrics['steps']} steps in {metrics['runtime_s']:.0f} s "
                   f"({metrics['steps_per_s']:.2f} steps/s), final loss {metrics['final_loss']:.4f}; "

@@ -20,9 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "recipes" / "quickstart.yaml"
 TARGET = 0.90
 
-# seed_target: the >= 90% seed-accuracy target of the models issue is not met yet (sum stays near 82%
-# at the quickstart's 2000 steps); `make test` leaves these out until it is, `make test-all` runs them.
-pytestmark = [pytest.mark.slow, pytest.mark.seed_target]
+pytestmark = pytest.mark.slow
 
 
 def _recipe(seed_run: dict[str, Any]) -> Any:

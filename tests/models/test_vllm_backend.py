@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PROMPTS = ["sum 12 7 33 =", "max 4 50 7 =", "sum 9 9 =", "max 81 9 83 6 ="]
 GREEDY = SamplingSpec(n=1, temperature=0.0, max_new_tokens=64)
 
-# These share the seed-trained quickstart checkpoint (conftest `seed_run`) with the seed_target tests.
-pytestmark = [pytest.mark.slow, pytest.mark.seed_target]
+# These share the seed-trained quickstart checkpoint (conftest `seed_run`) with test_seed_training.py.
+pytestmark = pytest.mark.slow
 
 
 def _tokens(backend: Any, prompts: list[str]) -> list[list[int]]:
