@@ -39,6 +39,11 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def _legend_outside(ax: Any) -> None:
+    """Legend right of the axes: curves that end together at the last iteration stay visible."""
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+
+
 def plot_accuracy(rows: list[dict[str, Any]], out: Path) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -53,7 +58,7 @@ def plot_accuracy(rows: list[dict[str, Any]], out: Path) -> Path:
            ylabel="accuracy", ylim=(-0.02, 1.02))
     ax.set_xticks(it)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    _legend_outside(ax)
     return _save(fig, out)
 
 
@@ -70,7 +75,7 @@ def plot_diversity(rows: list[dict[str, Any]], out: Path) -> Path:
     ax.set(title="Diversity of the model's samples and of the selection", xlabel="iteration", ylabel="score")
     ax.set_xticks(it)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     return _save(fig, out)
 
 
@@ -86,7 +91,7 @@ def plot_stage_seconds(rows: list[dict[str, Any]], out: Path) -> Path:
     ax.plot(it, [r.get("wall_s") for r in rows], color="black", marker="x", linestyle="", label="wall")
     ax.set(title="Seconds per stage and iteration", xlabel="iteration", ylabel="seconds")
     ax.set_xticks(it)
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     return _save(fig, out)
 
 
