@@ -139,6 +139,19 @@ class Recipe(StrictModel):
         return self
 
     @model_validator(mode="after")
+    def _tensor_parallel_has_gpus(self) -> "Recipe":
+        """Each generator actor is given resources.generator_gpus; a tensor-parallel engine needs one per shard."""
+        tp = self.generator.tensor_parallel_size
+        if tp > 1:
+            if self.generator.backend != "vllm":
+                raise ValueError(f"generator.tensor_parallel_size is {tp}: tensor parallel generation needs "
+                                 f"generator.backend: vllm (got {self.generator.backend!r})")
+            if self.resources.generator_gpus < tp:
+                raise ValueError(f"generator.tensor_parallel_size is {tp}, but resources.generator_gpus is "
+                                 f"{self.resources.generator_gpus:g}: give each generator at least {tp} GPUs")
+        return self
+
+    @model_validator(mode="after")
     def _loop_tasks_known(self) -> "Recipe":
         tasks = self.loop.curriculum.tasks or []
         unknown = [t for t in tasks if t not in TASKS]

@@ -87,6 +87,9 @@ class GeneratorConfig(StrictModel):
     dtype: Dtype = "float32"
     enforce_eager: bool = Field(True, description="vllm: skip graph capture / torch.compile (fast start on CPU)")
     gpu_memory_utilization: float = Field(0.3, gt=0.0, le=1.0, description="vllm on GPU: KV cache share")
+    tensor_parallel_size: int = Field(
+        1, ge=1, description="vllm on GPU: GPUs each generator engine shards the model over; "
+        "resources.generator_gpus must be at least this")
     cpu_kv_cache_gib: int = Field(1, ge=1, description="vllm on CPU: VLLM_CPU_KVCACHE_SPACE when unset")
     sync_timeout_s: float = Field(300.0, gt=0.0, description="vllm: longest wait for the workers to take new weights")
 

@@ -42,6 +42,29 @@ def test_bad_model_sections_name_the_field(override: str, field: str, words: str
     assert f"{field}:" in message and words in message, message
 
 
+@pytest.mark.parametrize(
+    "overrides,words",
+    [
+        (["generator.tensor_parallel_size=2"], "resources.generator_gpus is 0"),
+        (["generator.tensor_parallel_size=4", "resources.generator_gpus=2"], "at least 4 GPUs"),
+        (["generator.tensor_parallel_size=2", "resources.generator_gpus=2", "generator.backend=hf"],
+         "needs generator.backend: vllm"),
+        (["generator.tensor_parallel_size=0"], "greater than or equal to 1"),
+    ],
+)
+def test_tensor_parallel_needs_vllm_and_enough_gpus(overrides: list[str], words: str) -> None:
+    with pytest.raises(RecipeError) as err:
+        load_recipe(QUICKSTART, overrides)
+    message = str(err.value)
+    assert "generator.tensor_parallel_size" in message and words in message, message
+
+
+def test_gpu_recipe_tensor_parallel_fits_its_gpus() -> None:
+    r = load_recipe(ROOT / "recipes" / "gpu_cluster.yaml",
+                    ["generator.tensor_parallel_size=2", "resources.generator_gpus=2"])
+    assert r.generator.tensor_parallel_size == 2 and r.resources.generator_gpus == 2
+
+
 def test_batch_must_split_over_ranks(tmp_path: Path) -> None:
     p = tmp_path / "r.yaml"
     p.write_text(yaml.safe_dump({"name": "t", "learner": {"world_size": 2, "batch_size": 33}}))

@@ -52,3 +52,18 @@ def test_seeded_batch_beyond_one_step_budget_is_reproducible(tiny_vllm: Any, tin
     tiny_vllm.load_checkpoint(tiny_model_dir)
     assert [g.texts for g in tiny_vllm.generate(prompts, spec)] == [g.texts for g in first]
 
+
+
+def test_tensor_parallel_without_a_gpu_is_a_clear_error(tiny_model_dir: Path) -> None:
+    """A recipe checks tensor_parallel_size against resources.generator_gpus; the backend itself also
+    refuses it where no GPU is visible, before an engine starts."""
+    import torch
+
+    from system.errors import QdcError
+    from system.models.config import GeneratorConfig
+    from system.models.generation.vllm_backend import VLLMBackend
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible: tensor parallel generation is allowed here")
+    with pytest.raises(QdcError, match="generator.tensor_parallel_size is 2"):
+        VLLMBackend(tiny_model_dir, GeneratorConfig(tensor_parallel_size=2), seed=0)

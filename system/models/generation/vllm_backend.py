@@ -71,8 +71,17 @@ class VLLMBackend(GenerationBackend):
             enforce_eager=self.config.enforce_eager,
             worker_extension_cls=WORKER_EXTENSION,
         )
+        tp = self.config.tensor_parallel_size
+        if tp > 1 and not self.on_gpu:
+            raise QdcError(f"generator.tensor_parallel_size is {tp}, but no GPU is visible here: "
+                           "tensor parallel generation needs GPUs (set it to 1 on CPU)")
         if self.on_gpu:
             kwargs["gpu_memory_utilization"] = self.config.gpu_memory_utilization
+            if tp > 1:
+                # Workers as child processes of this one, on the GPUs Ray gave it: the engine stays
+                # inside the generator's own allocation instead of asking Ray for more.
+                kwargs["tensor_parallel_size"] = tp
+                kwargs["distributed_executor_backend"] = "mp"
         else:
             # A prompt prefilled in chunks makes the CPU worker rewind the request's seeded torch
             # generator (Generator.set_offset), which CPU generators do not support: a seeded batch
