@@ -80,9 +80,10 @@ def train_command(recipe: "Recipe", out: Path) -> dict[str, Any]:
                   f"learner world_size={recipe.learner.world_size} zero_stage={recipe.learner.zero_stage}")
     t = recipe.train
     train_kwargs = {"epochs": t.epochs, "max_steps": t.max_steps, "lr": t.lr, "progress": True}
+    from system.models.factory import count_parameters
+
     start = time.perf_counter()
     if recipe.learner.world_size == 1:
-        from system.models.factory import count_parameters
         from system.models.learner import Learner
 
         learner = Learner(recipe.learner, recipe.model, seed=recipe.seed)
@@ -92,9 +93,8 @@ def train_command(recipe: "Recipe", out: Path) -> dict[str, Any]:
         learner.save(model_dir)
         learner.close()
     else:
+        from system.models.factory import load_pretrained
         from system.models.launch import run_ranks
-
-        from system.models.factory import count_parameters, load_pretrained
 
         metrics = run_ranks(recipe.learner, recipe.model, seed=recipe.seed, records=records,
                             train_kwargs=train_kwargs, save_dir=model_dir, show_rank0=True)
