@@ -126,7 +126,14 @@ class LearnerConfig(StrictModel):
         description="order each global batch by length so that its micro-batches (grad_accum, ranks) pad "
         "little; the gradient stays the one of the whole batch",
     )
-    dtype: Literal["float32", "bfloat16"] = "float32"
+    dtype: Literal["float32", "bfloat16"] = Field(
+        "float32", description="bfloat16: mixed precision (bf16 autocast, fp32 master weights)"
+    )
+    attention: Literal["auto", "eager", "sdpa"] = Field(
+        "auto",
+        description="attention kernel while training; auto: eager for bfloat16 on CPU (the CPU flash-attention "
+        "backward is several times slower in bf16 than in fp32), the model's own otherwise",
+    )
     threads_per_rank: int | None = Field(None, ge=1, description="torch CPU threads per rank; None = cores / ranks")
     logging_steps: int = Field(25, ge=1)
 

@@ -109,6 +109,9 @@ class Learner:
             self.model, self.tokenizer = load_pretrained(init_dir, model.dtype)
         else:
             self.model, self.tokenizer = build_model(model, seed)
+        attention = self._attention()
+        if attention is not None:
+            self.model.set_attn_implementation(attention)
         self._workdir = tempfile.TemporaryDirectory(prefix="qdc-learner-")
         self._trainer: Any = None
         self.steps_done = 0
@@ -163,6 +166,14 @@ class Learner:
         if c.zero_stage is not None:
             kwargs["deepspeed"] = deepspeed_config(c.zero_stage)
         return SFTConfig(**kwargs)
+
+    def _attention(self) -> str | None:
+        """The attention kernel to train with, or None for the model's own choice."""
+        if self.config.attention != "auto":
+            return self.config.attention
+        if self.config.dtype == "bfloat16" and not self.on_gpu:
+            return "eager"  # bf16 matmuls run ~2x faster on AVX512-BF16 cores; the fused kernel's backward does not
+        return None
 
     def _dist_backend(self) -> str:
         if self.config.dist_backend != "auto":

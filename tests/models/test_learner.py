@@ -101,3 +101,31 @@ def test_sorting_and_accumulation_change_speed_not_learning(records: list[dict])
         losses.append([h["loss"] for h in learner.train(records, max_steps=4)["loss_history"]])
         learner.close()
     assert max(abs(a - b) for a, b in zip(*losses)) < 1e-4, losses
+
+
+def test_bf16_mixed_precision_learns_with_fp32_master_weights(records: list[dict], tmp_path: Path) -> None:
+    """learner.dtype bfloat16 on CPU: bf16 autocast with eager attention while training, fp32 weights,
+    a checkpoint that loads as float32 with the model's default attention, and the fp32 run's learning."""
+    from system.models.factory import load_pretrained
+
+    held_out = records[:64]
+    after = {}
+    for dtype in ("float32", "bfloat16"):
+        learner = Learner(LearnerConfig(batch_size=16, lr=3e-3, dtype=dtype), TINY, seed=0)
+        assert (learner.model.config._attn_implementation == "eager") == (dtype == "bfloat16")
+        before = learner.loss(held_out)
+        learner.train(records, max_steps=30)
+        after[dtype] = learner.loss(held_out)
+        assert after[dtype] < before - 0.5, (dtype, before, after[dtype])
+        assert all(p.dtype == torch.float32 for p in learner.model.parameters())
+        if dtype == "bfloat16":
+            folder = learner.save(tmp_path / "bf16")
+            model, _ = load_pretrained(folder)
+            assert model.config._attn_implementation == "sdpa"
+            assert all(p.dtype == torch.float32 for p in model.parameters())
+        learner.close()
+    assert abs(after["bfloat16"] - after["float32"]) < 0.15, after
+
+    kept = Learner(LearnerConfig(dtype="bfloat16", attention="sdpa"), TINY, seed=0)
+    assert kept.model.config._attn_implementation == "sdpa"
+    kept.close()
