@@ -158,6 +158,8 @@ class Learner:
             # every parameter takes part in every step; the default search for unused ones costs
             # an extra pass over the autograd graph per step
             ddp_find_unused_parameters=False,
+            # a causal LM's buffers (rotary frequencies, masks) are constants, equal on every rank
+            ddp_broadcast_buffers=False,
         )
         if c.scheduler == "cosine_with_min_lr":
             kwargs["lr_scheduler_kwargs"] = {"min_lr_rate": c.min_lr_ratio}
@@ -196,7 +198,7 @@ class Learner:
         the trainer's sampler gives each rank its share of every global batch.
         """
         import datasets
-        from trl import SFTTrainer
+        from system.models.sft_trainer import RankLocalMetricsSFTTrainer
 
         rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in records]
         if not rows:
@@ -213,7 +215,7 @@ class Learner:
             rows = self._ordered(rows, max_steps)
         args = self._sft_config(max_steps, lr, progress)
         with _quiet_transformers(progress):
-            trainer = SFTTrainer(
+            trainer = RankLocalMetricsSFTTrainer(
                 model=self.model,
                 args=args,
                 train_dataset=datasets.Dataset.from_list(rows),
