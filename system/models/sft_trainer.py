@@ -24,8 +24,6 @@ class RankLocalMetricsSFTTrainer(SFTTrainer):
     def compute_loss(
         self, model: Any, inputs: Any, return_outputs: bool = False, num_items_in_batch: Any = None
     ) -> Any:
-        if self.accelerator.num_processes == 1:
-            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         self.accelerator.gather_for_metrics = _rank_local  # shadows the method for this call only
         try:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
