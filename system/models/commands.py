@@ -80,7 +80,7 @@ def train_command(recipe: "Recipe", out: Path) -> dict[str, Any]:
                   f"learner world_size={recipe.learner.world_size} zero_stage={recipe.learner.zero_stage}")
     t = recipe.train
     train_kwargs = {"epochs": t.epochs, "max_steps": t.max_steps, "lr": t.lr, "progress": True}
-    from system.models.factory import count_parameters
+    from system.models.factory import count_parameters, load_pretrained
 
     start = time.perf_counter()
     if recipe.learner.world_size == 1:
@@ -93,7 +93,6 @@ def train_command(recipe: "Recipe", out: Path) -> dict[str, Any]:
         learner.save(model_dir)
         learner.close()
     else:
-        from system.models.factory import load_pretrained
         from system.models.launch import run_ranks
 
         metrics = run_ranks(recipe.learner, recipe.model, seed=recipe.seed, records=records,
