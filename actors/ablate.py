@@ -14,12 +14,13 @@ from pathlib import Path
 import ray
 
 from actors.driver import run_loop
-from actors.placement import start_ray
+from actors.placement import start_ray, stop_ray
 from system.ablation.compare import write_comparison
 from system.ablation.plan import (
     Variant, ablation_dir_for, copy_seed_stage, run_state, seed_stage_source, start_manifest, variants, write_manifest,
 )
 from system.config import Recipe
+from system.integrity import RunLock
 from system.store import utc_stamp
 
 
@@ -31,20 +32,22 @@ def run_ablation(recipe: Recipe, recipe_yaml: str, *, address: str | None = None
     """Run every unfinished variant into the ablation directory, write comparison.{json,md,csv}."""
     root = ablation_dir_for(recipe)
     planned = variants(recipe, root)  # every variant recipe is validated before Ray starts
-    states = {v.label: run_state(v) for v in planned}
-    start_manifest(root, recipe_yaml, planned)
-    todo = [v for v in planned if states[v.label] != "done"]
-    _say(f"{root}: {len(planned)} runs ({len(recipe.ablate.strategies)} strategies x {len(planned) // len(recipe.ablate.strategies)} "
-         f"seeds), {len(planned) - len(todo)} finished, {len(todo)} to run")
-    started_here = not ray.is_initialized()
-    try:
-        for n, variant in enumerate(todo, 1):
-            _run_variant(recipe, variant, planned, states[variant.label], n, len(todo), address)
-            write_manifest(root, planned)
-    finally:
-        if started_here and ray.is_initialized():
-            ray.shutdown()
-    write_comparison(root, [(v.strategy, v.seed, v.run_dir) for v in planned])
+    with RunLock(root, "ablation directory"):  # a second `qdc ablate` on this directory is refused
+        states = {v.label: run_state(v) for v in planned}
+        start_manifest(root, recipe_yaml, planned)
+        todo = [v for v in planned if states[v.label] != "done"]
+        _say(f"{root}: {len(planned)} runs ({len(recipe.ablate.strategies)} strategies x "
+             f"{len(planned) // len(recipe.ablate.strategies)} seeds), {len(planned) - len(todo)} finished, "
+             f"{len(todo)} to run")
+        started_here = not ray.is_initialized()
+        try:
+            for n, variant in enumerate(todo, 1):
+                _run_variant(recipe, variant, planned, states[variant.label], n, len(todo), address)
+                write_manifest(root, planned)
+        finally:
+            if started_here:
+                stop_ray()
+        write_comparison(root, [(v.strategy, v.seed, v.run_dir) for v in planned])
     return root
 
 

@@ -1,4 +1,4 @@
-"""Entry point of `qdc run`: open the run directory, run the controller, shut Ray down."""
+"""Entry point of `qdc run`: open (lock, check) the run directory, run the controller, shut Ray down."""
 
 from __future__ import annotations
 
@@ -7,16 +7,21 @@ from pathlib import Path
 import ray
 
 from actors.controller import LoopController
+from actors.placement import stop_ray
 from system.config import Recipe
 from system.loop.rundir import open_run
 
 
-def run_loop(recipe: Recipe, recipe_yaml: str, *, resume: bool = False, address: str | None = None) -> Path:
-    run = open_run(recipe, recipe_yaml, resume)
-    started_here = not ray.is_initialized()
+def run_loop(recipe: Recipe, recipe_yaml: str, *, resume: bool = False, repair: bool = False,
+             address: str | None = None) -> Path:
+    run = open_run(recipe, recipe_yaml, resume, repair)  # before Ray starts: a refused run costs nothing
     try:
-        LoopController(recipe, run, address=address).execute()
+        started_here = not ray.is_initialized()
+        try:
+            LoopController(recipe, run, address=address).execute()
+        finally:
+            if started_here:
+                stop_ray()
     finally:
-        if started_here and ray.is_initialized():
-            ray.shutdown()
+        run.release()
     return run.path

@@ -7,8 +7,14 @@ more than the cluster has fails with a message instead of a hang.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import secrets
+import subprocess
+import sys
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -16,6 +22,7 @@ from ray.util.placement_group import PlacementGroup, placement_group, remove_pla
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from actors.calls import StageTimeout
+from actors.ray_env import LOOPBACK_SWITCH, RUN_TAG, prepare_local_ray
 from system.loop.config import ResourcesConfig
 
 # Environment every actor process gets (Ray starts workers from a clean environment on clusters).
@@ -23,11 +30,17 @@ ACTOR_ENV_KEYS = ("TORCH_EXTENSIONS_DIR", "VLLM_CPU_KVCACHE_SPACE", "HF_HUB_OFFL
                   "VLLM_CACHE_ROOT", "RAY_AUTH_MODE")
 
 
+_watchdog: subprocess.Popen | None = None
+
+
 def start_ray(resources: ResourcesConfig, address: str | None) -> None:
-    """Attach to ``address`` (or RAY_ADDRESS) if given, else start a local Ray with the recipe's CPUs."""
+    """Attach to ``address`` (or RAY_ADDRESS) if given, else start a local Ray with the recipe's CPUs.
+
+    A local Ray listens on 127.0.0.1 only, with token authentication (actors/ray_env.py), its
+    dashboard off unless ``resources.dashboard``, and a watchdog that ends its processes when this
+    driver ends, however it ends (actors/watchdog.py)."""
     if ray.is_initialized():
         return
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     env = {k: os.environ[k] for k in ACTOR_ENV_KEYS if k in os.environ}
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     # Actor output reaches the driver's terminal: keep library progress bars and chatter out of it.
@@ -38,9 +51,42 @@ def start_ray(resources: ResourcesConfig, address: str | None) -> None:
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
-    else:
-        ray.init(num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, runtime_env=runtime_env,
-                 log_to_driver=True, configure_logging=False)
+        return
+    prepare_local_ray(None)  # the CLI did this before importing ray; here for callers that did not
+    _start_watchdog()
+    ray.init(num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, runtime_env=runtime_env,
+             include_dashboard=resources.dashboard, dashboard_host="127.0.0.1",
+             log_to_driver=True, configure_logging=False)
+    node_ip = ray.util.get_node_ip_address()
+    if not ipaddress.ip_address(node_ip).is_loopback:
+        warnings.warn(f"the local Ray listens on {node_ip}, not only on 127.0.0.1: ray was imported before "
+                      f"{LOOPBACK_SWITCH}=0 was set (call actors.ray_env.prepare_local_ray before importing ray)",
+                      stacklevel=2)
+
+
+def _start_watchdog() -> None:
+    global _watchdog
+    tag = secrets.token_hex(8)
+    os.environ[RUN_TAG] = tag  # inherited by every process of the Ray started next
+    _watchdog = subprocess.Popen([sys.executable, "-m", "actors.watchdog", tag, str(os.getpid())],
+                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True,
+                                 cwd=Path(__file__).resolve().parents[1], text=True)
+
+
+def stop_ray() -> None:
+    """Shut down a Ray this process started (its watchdog then ends any process of it still alive)."""
+    global _watchdog
+    if ray.is_initialized():
+        ray.shutdown()
+    if _watchdog is not None:
+        try:
+            _watchdog.stdin.write("stop\n")
+            _watchdog.stdin.close()
+            _watchdog.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            _watchdog.kill()
+        _watchdog = None
+    os.environ.pop(RUN_TAG, None)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from ray.exceptions import GetTimeoutError, RayError, RayTaskError
 
 from actors.calls import LoopError, StageTimeout, _cancel
 from actors.common import set_threads
-from actors.placement import start_ray
+from actors.placement import start_ray, stop_ray
 from system.config import Recipe, validate_recipe
 from system.probe.cells import Cell, dependencies, plan_cells, run_cell
 from system.probe.results import ProbeDir, probe_dir_for
@@ -58,8 +58,8 @@ def run_probe(recipe: Recipe, recipe_yaml: str, *, address: str | None = None) -
     try:
         failures = _run_cells(recipe, out, cells, todo)
     finally:
-        if started_here and ray.is_initialized():
-            ray.shutdown()
+        if started_here:
+            stop_ray()
     out.write_state(cells)
     if failures:
         listed = "; ".join(f"{cid}: {msg}" for cid, msg in failures.items())

@@ -31,6 +31,11 @@ def reported(fn: F) -> F:
         except QdcError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from None
+        except OSError as e:
+            if e.filename is None:  # not about a file the user named: a bug or the system, keep the traceback
+                raise
+            typer.echo(f"error: {e.filename}: {e.strerror or e}", err=True)
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -92,12 +97,14 @@ def tint_verify(
     path: Path = typer.Argument(..., help="JSONL with task, input and a completion field"),
     field: str = typer.Option("completion", "--field", help="the field holding the text to verify"),
     out: Optional[Path] = typer.Option(None, "--out"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="drop records that cannot be verified (counted on "
+                                  "stderr with their line numbers) instead of stopping at the first"),
 ) -> None:
-    """Add a `verdict` to every record. Any bad line stops the command before anything is written."""
-    from system.jsonio import write_jsonl
-    from system.tint.commands import verify_file
+    """Add a `verdict` to every record. A bad line stops the command before anything is written
+    (unless --skip-bad)."""
+    from system.tint.commands import verify_command
 
-    write_jsonl(verify_file(path, field), out)
+    verify_command(path, field, out, skip_bad=skip_bad)
 
 
 @tint_app.command("demo")
@@ -123,22 +130,31 @@ def filter_cmd(
     quality_field: Optional[str] = typer.Option(None, "--quality-field", help="numeric field used as quality"),
     seed: int = typer.Option(0, "--seed"),
     out: Optional[Path] = typer.Option(None, "--out", help="chosen records (JSONL); summary goes to OUT.summary.json"),
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="qdit: weight of quality against coverage, "
+                                          "0..1 (filter.qdit_alpha; default 0.5)"),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="deita: cosine distance a record must "
+                                              "keep from every kept one, 0..2 (filter.deita_threshold; default 0.1)"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="drop records that cannot be scored (counted in the "
+                                  "summary with their line numbers) instead of stopping at the first"),
 ) -> None:
     """The QDC filter on any JSONL file."""
     from system.qdc.command import filter_command
 
     filter_command(path, strategy=strategy, budget=budget, text_field=text_field,
-                   quality_field=quality_field, seed=seed, out=out)
+                   quality_field=quality_field, seed=seed, out=out, alpha=alpha, threshold=threshold,
+                   skip_bad=skip_bad)
 
 
 @app.command("train")
 @reported
-def train_cmd(recipe: Path, out: Path = typer.Option(..., "--out"), set_: list[str] = SetOption) -> None:
+def train_cmd(recipe: Path, out: Path = typer.Option(..., "--out"), set_: list[str] = SetOption,
+              force: bool = typer.Option(False, "--force", help="replace a non-empty --out folder (only once the "
+                                         "new training has finished)")) -> None:
     """Seed training of the scratch model on clean TInt data, then ID/OOD evaluation."""
     from system.config import load_recipe
     from system.models.commands import train_command
 
-    train_command(load_recipe(recipe, set_), out)
+    train_command(load_recipe(recipe, set_), out, force=force, recipe_path=recipe)
 
 
 @app.command("eval")
@@ -172,6 +188,8 @@ def _launch(recipe: Path, set_: list[str], runner: str, **kwargs: Any) -> None:
     from system.config import dump_recipe, load_recipe
 
     resolved = load_recipe(recipe, set_)
+    # A local Ray listens on loopback only and uses a per-run token: set up before ray is imported.
+    importlib.import_module("actors.ray_env").prepare_local_ray(kwargs.get("address"))
     module, _, name = runner.partition(":")
     run = getattr(importlib.import_module(module), name)
     typer.echo(str(run(resolved, dump_recipe(resolved), **kwargs)))
@@ -183,10 +201,12 @@ def run_cmd(
     recipe: Path,
     set_: list[str] = SetOption,
     resume: bool = typer.Option(False, "--resume", help="continue run.dir (or the newest run of this recipe)"),
+    repair: bool = typer.Option(False, "--repair", help="with --resume: if a finished stage's files are damaged, "
+                                "roll the run back to the last intact stage and continue from there"),
     address: Optional[str] = AddressOption,
 ) -> None:
     """The closed loop: generate -> filter -> learn -> sync -> probe, for loop.iterations iterations."""
-    _launch(recipe, set_, "actors.driver:run_loop", resume=resume, address=address)
+    _launch(recipe, set_, "actors.driver:run_loop", resume=resume, repair=repair, address=address)
 
 
 @app.command("probe")

@@ -112,7 +112,7 @@ VLLM_CPU_HEAD_SIZES = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
 
 class Recipe(StrictModel):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    seed: int = 0
+    seed: int = Field(0, ge=0, description="seed of every random draw of the run (numpy and torch take seeds >= 0)")
     tint: TintConfig = Field(default_factory=TintConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
@@ -191,6 +191,8 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    except RecursionError:
+        raise RecipeError(f"--set {assignment[:60]!r}: value nested too deeply") from None
     node: Any = data
     for i, part in enumerate(parts[:-1]):
         child = node.get(part) if isinstance(node, dict) else None
@@ -225,9 +227,16 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise RecipeError(f"{p}: recipe file not found")
     try:
-        data = yaml.load(p.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise RecipeError(f"{p}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); save the "
+                          "recipe as UTF-8") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
         raise RecipeError(f"{p}: not valid YAML: {e}") from None
+    except RecursionError:
+        raise RecipeError(f"{p}: nested too deeply to read") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from system.errors import InputFileError
-from system.store import atomic_write_text
+from system.store import atomic_write_files
 
 
 def read_jsonl_numbered(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
@@ -25,6 +25,8 @@ def read_jsonl_numbered(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
                 raise InputFileError(f"{p}:{lineno}: not a JSON line ({e.msg})") from None
+            except RecursionError:
+                raise InputFileError(f"{p}:{lineno}: JSON nested too deeply to read") from None
             if not isinstance(obj, dict):
                 raise InputFileError(f"{p}:{lineno}: expected a JSON object, got {type(obj).__name__}")
             records.append((lineno, obj))
@@ -46,4 +48,4 @@ def write_jsonl(records: Iterable[dict[str, Any]], out: str | Path | None) -> No
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        atomic_write_text(out, text)
+        atomic_write_files({Path(out): text.encode("utf-8")})

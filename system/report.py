@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from system.errors import QdcError
-from system.store import MANIFEST, METRICS, RECIPE, atomic_write_text
+from system.store import MANIFEST, METRICS, RECIPE, atomic_write_files
 
 STAGES = ("generate_s", "filter_s", "learn_s", "sync_s", "eval_s")
 
@@ -31,11 +31,24 @@ def _plt() -> Any:
     return plt
 
 
+# While a report is built, figures wait under temp names and are renamed in only once the whole
+# report has rendered (`build_report`), so a report that fails leaves no new file behind.
+_pending: list[tuple[Path, Path]] | None = None
+
+
 def _save(fig: Any, path: Path) -> Path:
     tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    _plt().close(fig)
-    tmp.replace(path)
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        _plt().close(fig)
+    if _pending is None:
+        tmp.replace(path)
+    else:
+        _pending.append((tmp, path))
     return path
 
 
@@ -126,9 +139,34 @@ th{background:#f3f3f3}img{max-width:100%;border:1px solid #eee;margin:0.5em 0}pr
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:1em}"""
 
 
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ReportError(f"{path}: not valid JSON ({type(e).__name__}; truncated?)") from None
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """metrics.jsonl, every line checked: a damaged line is an error naming it, not a traceback."""
+    p = run_dir / METRICS
+    if not p.is_file():
+        return []
+    rows = []
+    for lineno, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError):
+            raise ReportError(f"{p}:{lineno}: not valid JSON (truncated?)") from None
+        if not isinstance(row, dict) or not isinstance(row.get("iteration"), int):
+            raise ReportError(f"{p}:{lineno}: not a metrics row (no integer 'iteration')")
+        rows.append(row)
+    return rows
+
+
 def loop_section(run_dir: Path) -> str:
-    rows = [json.loads(line) for line in (run_dir / METRICS).read_text().splitlines() if line.strip()] \
-        if (run_dir / METRICS).is_file() else []
+    rows = read_metrics(run_dir)
     if not rows:
         return ""
     plots = [plot_accuracy(rows, run_dir / "accuracy.png"), plot_diversity(rows, run_dir / "diversity.png"),
@@ -140,23 +178,37 @@ def loop_section(run_dir: Path) -> str:
 
 
 def build_report(run_dir: str | Path) -> Path:
+    """Render every section, then put the figures and report.html in place together: a report that
+    cannot finish (a damaged file, a failing plot) writes nothing."""
+    global _pending
     run = Path(run_dir)
     if not run.is_dir():
         raise ReportError(f"{run}: no such run directory")
     for module in SECTION_MODULES:
         importlib.import_module(module)
-    sections = [s for s in [loop_section(run)] + [fn(run) for fn in _EXTRA_SECTIONS] if s]
-    if not sections:
-        raise ReportError(f"{run}: nothing to report (no {METRICS} or probe/ablation results yet)")
-    manifest = json.loads((run / MANIFEST).read_text()) if (run / MANIFEST).is_file() else {}
-    recipe = (run / RECIPE).read_text() if (run / RECIPE).is_file() else ""
-    status = "finished" if manifest.get("done") else f"in progress ({len(manifest.get('finished', []))} stages done)"
-    page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>qdc-loop report: {html.escape(run.name)}</title>"
-        f"<style>{CSS}</style></head><body><h1>qdc-loop report: {html.escape(run.name)}</h1>"
-        f"<p>Run status: {html.escape(status)}.</p>{''.join(sections)}"
-        f"<h2>Recipe</h2><pre>{html.escape(recipe)}</pre></body></html>"
-    )
-    out = run / "report.html"
-    atomic_write_text(out, page)
+    manifest = _read_json(run / MANIFEST) if (run / MANIFEST).is_file() else {}
+    if not isinstance(manifest, dict):
+        raise ReportError(f"{run / MANIFEST}: not a manifest (a JSON object)")
+    try:
+        recipe = (run / RECIPE).read_text(encoding="utf-8") if (run / RECIPE).is_file() else ""
+    except UnicodeDecodeError:
+        raise ReportError(f"{run / RECIPE}: not UTF-8 text") from None
+    _pending = []
+    try:
+        sections = [s for s in [loop_section(run)] + [fn(run) for fn in _EXTRA_SECTIONS] if s]
+        if not sections:
+            raise ReportError(f"{run}: nothing to report (no {METRICS} or probe/ablation results yet)")
+        status = "finished" if manifest.get("done") else f"in progress ({len(manifest.get('finished', []))} stages done)"
+        page = (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>qdc-loop report: {html.escape(run.name)}</title>"
+            f"<style>{CSS}</style></head><body><h1>qdc-loop report: {html.escape(run.name)}</h1>"
+            f"<p>Run status: {html.escape(status)}.</p>{''.join(sections)}"
+            f"<h2>Recipe</h2><pre>{html.escape(recipe)}</pre></body></html>"
+        )
+        out = run / "report.html"
+        atomic_write_files({**{final: tmp.read_bytes() for tmp, final in _pending}, out: page.encode("utf-8")})
+    finally:
+        for tmp, _ in _pending:
+            tmp.unlink(missing_ok=True)
+        _pending = None
     return out

@@ -63,11 +63,15 @@ def test_verify_reads_another_field(tmp_path: Path) -> None:
     "bad_line,message",
     [
         ("not json at all", ":3: not a JSON line"),
-        (json.dumps({"input": [1, 2], "completion": " #3"}), ":3: record lacks task"),
-        (json.dumps({"task": "sum", "completion": " #3"}), ":3: record lacks input"),
-        (json.dumps({"task": "fly", "input": [1, 2]}), ":3: unknown task 'fly'"),
-        (json.dumps({"task": "sum", "input": [1, "2"]}), ":3: input must be a non-empty list of integers"),
+        (json.dumps({"input": [1, 2], "completion": " #3"}), ":3: not a TInt record: no 'task'"),
+        (json.dumps({"task": "sum", "completion": " #3"}), ":3: not a TInt record: no 'input'"),
+        (json.dumps({"task": "fly", "input": [1, 2]}), ":3: unknown TInt task 'fly'"),
+        (json.dumps({"task": "sum", "input": [1, "2"]}), ":3: 'input' must be a non-empty list of integers"),
         (json.dumps({"task": "add", "input": [1, 2, 3]}), ":3: task 'add' needs 2 input numbers"),
+        (json.dumps({"task": "add", "input": [-3, 5]}), ":3: task 'add' cannot run on input [-3, 5]"),
+        (json.dumps({"task": "sum", "input": list(range(200_000))}), ":3: input has 200,000 numbers"),
+        (json.dumps({"task": "range", "input": list(range(3000))}), ":3: task 'range' cannot run on input [0, 1, 2, 3, 4, 5, ...]"),
+        ('{"task": "sum", "input": ' + "[" * 100_000 + "]" * 100_000 + "}", ":3: JSON nested too deeply"),
     ],
 )
 def test_verify_bad_line_names_it_and_writes_nothing(tmp_path: Path, bad_line: str, message: str) -> None:
@@ -76,10 +80,30 @@ def test_verify_bad_line_names_it_and_writes_nothing(tmp_path: Path, bad_line: s
     src.write_text("\n".join([good, good, bad_line, good]) + "\n")
     out = tmp_path / "out.jsonl"
     proc = qdc("tint", "verify", str(src), "--out", str(out))
-    assert proc.returncode != 0
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and len(proc.stderr) < 400  # inputs are cut, never echoed whole
     assert message in proc.stderr
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [src]
+
+
+def test_verify_skip_bad_drops_and_counts_what_cannot_be_verified(tmp_path: Path) -> None:
+    good = json.dumps({"task": "sum", "input": [1, 2], "completion": " 1+2=3 #3"})
+    bad = [json.dumps({"task": "add", "input": [-3, 5]}), json.dumps({"task": "fly", "input": [1, 2]})]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join([good, bad[0], good, bad[1], good]) + "\n")
+    proc = qdc("tint", "verify", str(src), "--skip-bad")
+    assert proc.returncode == 0, proc.stderr
+    assert [r["verdict"]["answer_correct"] for r in lines(proc.stdout)] == [True, True, True]
+    assert json.loads(proc.stderr) == {"verified": 3, "skipped": 2, "skipped_lines": [2, 4]}
+
+
+def test_verify_refuses_out_equal_to_its_input(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"task": "sum", "input": [1, 2], "completion": " 1+2=3 #3"}) + "\n")
+    before = src.read_bytes()
+    proc = qdc("tint", "verify", str(src), "--out", str(src))
+    assert proc.returncode == 2 and "is (or holds) the input" in proc.stderr and src.read_bytes() == before
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,7 @@ def variants(recipe: "Recipe", root: Path) -> list[Variant]:
 def run_state(variant: Variant) -> str:
     """'new' (nothing on disk), 'done', or 'partial' (resume it)."""
     path = variant.run_dir
-    if not path.exists() or not any(path.iterdir()):
+    if not path.exists() or not any(c.name != ".lock" for c in path.iterdir()):  # a killed run may leave its lock file
         return "new"
     if not (path / MANIFEST).is_file():
         raise AblationError(f"{path}: exists but is not a loop run directory (no {MANIFEST}); move it away")

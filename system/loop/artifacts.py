@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from system.store import RunDir, atomic_write_bytes
+from system.store import RunDir, RunDirError, atomic_write_bytes
 from system.tint.tasks import get_task
 
 if TYPE_CHECKING:
@@ -38,12 +38,28 @@ def _is_checkpoint(p: Path) -> bool:
     return (p / "config.json").is_file() and any(p.glob("*.safetensors"))
 
 
+def _learning_skipped(run: RunDir, iteration: int) -> bool:
+    """A finished learn stage that trained nothing (too few records selected) saves no checkpoint."""
+    p = run.path / f"iter_{iteration:03d}" / "learn.json"
+    try:
+        return "skipped" in json.loads(p.read_text())
+    except (OSError, ValueError):
+        return False
+
+
 def latest_model(run: RunDir, recipe: "Recipe") -> Path | None:
-    """The newest finished checkpoint of the run; else the recipe's pretrained path; else None (scratch)."""
+    """The checkpoint of the newest finished learn stage that trained; else the run's initial model;
+    else the recipe's pretrained path; else None (scratch). A finished stage's checkpoint that is
+    missing or incomplete is an error, never a reason to take an older one."""
     finished = [int(s.split("/")[0]) for s in run.manifest()["finished"] if s.endswith("/learn")]
     for i in sorted(finished, reverse=True):
-        if _is_checkpoint(model_dir(run, i)):
-            return model_dir(run, i)
+        d = model_dir(run, i)
+        if _is_checkpoint(d):
+            return d
+        if not d.exists() and _learning_skipped(run, i):
+            continue
+        raise RunDirError(f"{d}: the checkpoint of finished stage {i:03d}/learn is missing or incomplete; "
+                          f"redo that stage with `--resume --repair`")
     if _is_checkpoint(initial_model_dir(run)):
         return initial_model_dir(run)
     if recipe.model.path:

@@ -85,6 +85,8 @@ class ResourcesConfig(StrictModel):
     threads: int | None = Field(None, ge=1, description="torch threads per actor; null = cores on the node")
     placement: Literal["pack", "spread"] = Field("pack", description="placement group strategy")
     max_restarts: int = Field(2, ge=0, description="times Ray restarts a dead generator")
+    dashboard: bool = Field(False, description="start Ray's dashboard (bound to 127.0.0.1) when Ray starts "
+                            "locally; attaching to a cluster (--address) keeps the cluster's own")
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
 
 

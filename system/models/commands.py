@@ -58,23 +58,47 @@ def evaluate_recipe(recipe: "Recipe", model_dir: Path, console: "Console | None"
     return results
 
 
-def train_command(recipe: "Recipe", out: Path) -> dict[str, Any]:
-    """Train the recipe's model on its clean seed set, save DIR/model, evaluate into DIR/eval.json."""
-    from system.models.sft_data import seed_records
-    from system.store import atomic_write_json
-
-    out = Path(out)
+def _check_train_out(recipe: "Recipe", out: Path, force: bool, recipe_path: Path | None) -> None:
     if out.exists() and not out.is_dir():
         raise QdcError(f"--out {out}: exists and is not a folder")
+    inputs = [recipe_path] if recipe_path is not None else []
+    if recipe.model.path and Path(recipe.model.path).expanduser().exists():
+        inputs.append(Path(recipe.model.path).expanduser())
+    for src in inputs:
+        if src.resolve().is_relative_to(out.resolve()):
+            raise QdcError(f"--out {out}: holds the input {src}, which the new folder would replace; choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise QdcError(f"--out {out}: is not empty (an earlier run?); choose another folder, or add --force to replace "
+                       "it once the new training has finished")
+
+
+def train_command(recipe: "Recipe", out: Path, *, force: bool = False, recipe_path: Path | None = None) -> dict[str, Any]:
+    """Train the recipe's model on its clean seed set, save DIR/model, evaluate into DIR/eval.json.
+
+    Everything is written into a temp folder beside DIR, which replaces DIR only once training and
+    evaluation finished: a failed or killed run leaves DIR as it was. A non-empty DIR is replaced
+    only with ``force``."""
+    from system.store import atomic_write_dir
+
+    out = Path(out)
+    _check_train_out(recipe, out, force, recipe_path)
     unknown = sorted(set(recipe.train.task_weights) - set(recipe.tint.tasks))
     if unknown:
         raise QdcError(f"train.task_weights: {unknown} are not in tint.tasks {recipe.tint.tasks}")
-    console = _console()
-    model_dir = out / "model"
-    from system.config import dump_recipe
-    from system.store import atomic_write_text
+    result: dict[str, Any] = {}
+    atomic_write_dir(out, lambda work: result.update(_train_into(recipe, work, out)))
+    return result
 
-    atomic_write_text(out / "recipe.yaml", dump_recipe(recipe))  # the resolved recipe, overrides applied
+
+def _train_into(recipe: "Recipe", work: Path, out: Path) -> dict[str, Any]:
+    """The training run itself, writing into ``work`` (which becomes ``out``)."""
+    from system.config import dump_recipe
+    from system.models.sft_data import seed_records
+    from system.store import atomic_write_json, atomic_write_text
+
+    console = _console()
+    model_dir = work / "model"
+    atomic_write_text(work / "recipe.yaml", dump_recipe(recipe))  # the resolved recipe, overrides applied
     records = seed_records(recipe.tint, recipe.seed, weights=recipe.train.task_weights)
     console.print(f"[bold]qdc train[/] {recipe.name}: {len(records)} seed records of {', '.join(recipe.tint.tasks)}; "
                   f"learner world_size={recipe.learner.world_size} zero_stage={recipe.learner.zero_stage}")
@@ -102,14 +126,14 @@ def train_command(recipe: "Recipe", out: Path) -> dict[str, Any]:
     train_s = time.perf_counter() - start
     console.print(f"trained {metrics['steps']} steps in {metrics['runtime_s']:.0f} s "
                   f"({metrics['steps_per_s']:.2f} steps/s), final loss {metrics['final_loss']:.4f}; "
-                  f"saved {model_dir}")
+                  f"saved {out / 'model'} (in place once evaluation finishes)")
     console.print(f"evaluating with the {t.eval_backend} backend, greedy, {recipe.tint.eval_size} prompts per task and split")
     accuracy = evaluate_recipe(recipe, model_dir, console)
-    atomic_write_json(out / "eval.json", accuracy)
+    atomic_write_json(work / "eval.json", accuracy)
     summary = {k: v for k, v in metrics.items() if k != "loss_history"}
     summary.update(parameters=params, wall_s=round(train_s, 1), recipe=recipe.name)
-    atomic_write_json(out / "train_metrics.json", {**summary, "loss_history": metrics.get("loss_history", [])})
-    return {"model": str(model_dir), "eval": accuracy, "train": summary}
+    atomic_write_json(work / "train_metrics.json", {**summary, "loss_history": metrics.get("loss_history", [])})
+    return {"model": str(out / "model"), "eval": accuracy, "train": summary}
 
 
 def eval_command(
@@ -142,6 +166,12 @@ def eval_command(
     if split not in splits_for(spec):
         raise QdcError(f"--split {split!r}: task {task!r} has the splits {', '.join(splits_for(spec))}")
     check_model_dir(model_dir)
+    if out is not None:
+        from system.store import refuse_clobber
+
+        refuse_clobber({"--out": out}, [Path(model_dir)])
+        if Path(out).resolve().is_relative_to(Path(model_dir).resolve()):
+            raise QdcError(f"--out {out}: lies inside the model folder {model_dir}; write it elsewhere")
     records = list(sample_records(task, split, n, seed=seed + EVAL_SEED_OFFSET))
     start = time.perf_counter()
     with open_backend(backend, model_dir, seed=seed) as engine:

@@ -51,6 +51,47 @@ class RankEnv:
             MASTER_ADDR=self.master_addr,
             MASTER_PORT=str(self.master_port),
         )
+        if _is_loopback(self.master_addr):
+            _serve_store_on_loopback(self)
+
+
+_STORES: dict[tuple[str, int], object] = {}  # loopback TCPStore servers this process hosts (rank 0)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _serve_store_on_loopback(env: RankEnv) -> None:
+    """torch's rank-0 TCPStore listens on every interface, whatever MASTER_ADDR says. When all ranks
+    meet on a loopback address, rank 0 hosts the store on a socket bound to that address instead,
+    and every rank (rank 0 too) joins it as a client (torch's TORCHELASTIC_USE_AGENT_STORE path)."""
+    os.environ["TORCHELASTIC_USE_AGENT_STORE"] = "True"
+    key = (env.master_addr, env.master_port)
+    if env.rank != 0 or key in _STORES:
+        return
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    family = socket.AF_INET6 if ":" in env.master_addr else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((env.master_addr, env.master_port))
+        sock.listen(128)
+    except OSError as e:
+        sock.close()
+        raise DistributedSetupError(f"rank 0 cannot listen on {env.master_addr}:{env.master_port} ({e})") from None
+    store = dist.TCPStore(env.master_addr, env.master_port, world_size=env.world_size, is_master=True,
+                          master_listen_fd=sock.fileno(), wait_for_workers=False, multi_tenant=True,
+                          timeout=timedelta(minutes=30))
+    _STORES[key] = (store, sock)
 
 
 def free_port(rng: random.Random | None = None, low: int = 20000, high: int = 32000) -> int:

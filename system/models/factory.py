@@ -76,7 +76,21 @@ def check_model_dir(path: str | Path) -> Path:
         raise CheckpointError(f"{p}: model folder not found")
     if not (p / "config.json").is_file():
         raise CheckpointError(f"{p}: not a save_pretrained folder (no config.json)")
+    for weights in sorted(p.glob("*.safetensors")):
+        check_safetensors(weights)
     return p
+
+
+def check_safetensors(path: Path) -> None:
+    """Read the header (no tensor data): a file cut short or not safetensors at all is named here,
+    not in a traceback from the loader."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), "pt"):
+            pass
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"{path}: not a complete safetensors file ({e})") from None
 
 
 def load_pretrained(

@@ -38,7 +38,7 @@ class FilterConfig(StrictModel):
         default_factory=lambda: dict(DEFAULT_COMPLEXITY),
         description="complexity scorer name -> weight; each column is divided by its batch max, then averaged")
     quality_field: str | None = Field(None, description="numeric record field used as quality instead of "
-                                      "the quality scorers (rescaled to [0, 1] over the batch)")
+                                      "the quality scorers (rescaled to [0, 1] over the batch by rank)")
     text_field: str = Field("completion", min_length=1, description="record field that is embedded")
     embedder: str = Field("hashed_ngrams", description="embedder (registry name): hashed_ngrams, minilm, policy_hidden")
     embedding_dim: int = Field(384, ge=8, le=65_536, description="output size of the hashed n-gram embedder")

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
 from system.errors import InputFileError, QdcError
-from system.jsonio import read_jsonl_numbered
+from system.jsonio import read_jsonl_numbered, write_jsonl
+from system.store import refuse_clobber
 from system.tint.dataset import NoiseSpec, Record, sample_records
 from system.tint.sampling import DEFAULT_SPLITS, splits_for
 from system.tint.tasks import TASKS, UnknownTaskError, get_task
+from system.tint.records import tint_problem
 from system.tint.verifier import verify
 
 NOISE_KINDS = ("none", "static", "dynamic")
@@ -54,28 +58,34 @@ def sample_command(
     return list(sample_records(task, split, n, seed, spec_noise))
 
 
-def _checked_truth(record: dict[str, Any], where: str) -> tuple[str, list[int]]:
-    task, values = record.get("task"), record.get("input")
-    if task is None or values is None:
-        missing = [k for k in ("task", "input") if record.get(k) is None]
-        raise InputFileError(f"{where}: record lacks {' and '.join(missing)}")
-    if not isinstance(task, str) or task not in TASKS:
-        raise InputFileError(f"{where}: unknown task {task!r}; known: {', '.join(sorted(TASKS))}")
-    if not isinstance(values, list) or not values or not all(type(v) is int for v in values):
-        raise InputFileError(f"{where}: input must be a non-empty list of integers")
-    arity = TASKS[task].arity
-    if (arity is not None and len(values) != arity) or (arity is None and len(values) < 2):
-        raise InputFileError(f"{where}: task {task!r} needs {arity or 'at least 2'} input numbers, got {len(values)}")
-    return task, values
-
-
-def verify_file(path: Path, field: str = "completion") -> list[Record]:
-    """Verify every record; the first unusable line raises (so nothing partial is written)."""
-    out = []
+def verify_file(path: Path, field: str = "completion", *, skip_bad: bool = False) -> tuple[list[Record], list[int]]:
+    """Verify every record. A record the verifier cannot judge (not a TInt record, an input its task
+    cannot run on) raises naming its line, before anything is written; with ``skip_bad`` it is
+    dropped instead. Returns the verified records and the line numbers dropped."""
+    out: list[Record] = []
+    skipped: list[int] = []
     for lineno, record in read_jsonl_numbered(path):
-        task, values = _checked_truth(record, f"{path}:{lineno}")
-        out.append({**record, "verdict": verify(task, values, record.get(field)).to_dict()})
-    return out
+        problem = tint_problem(record, text_field=None)  # any text at all gets a verdict
+        if problem is not None:
+            if not skip_bad:
+                raise InputFileError(f"{path}:{lineno}: {problem} (--skip-bad drops such records)")
+            skipped.append(lineno)
+            continue
+        out.append({**record, "verdict": verify(record["task"], record["input"], record.get(field)).to_dict()})
+    return out, skipped
+
+
+def verify_command(path: Path, field: str, out: Path | None, *, skip_bad: bool = False) -> None:
+    """`qdc tint verify`: verdicts to ``out`` (atomically) or stdout; what --skip-bad dropped to stderr."""
+    if out is not None:
+        refuse_clobber({"--out": out}, [path])
+    records, skipped = verify_file(path, field, skip_bad=skip_bad)
+    if not records:
+        raise InputFileError(f"{path}: no record could be verified" if skipped else f"{path}: no records")
+    write_jsonl(records, out)
+    if skipped:  # one JSON line: how many were dropped, and the first thousand line numbers
+        sys.stderr.write(json.dumps({"verified": len(records), "skipped": len(skipped),
+                                     "skipped_lines": skipped[:1000]}) + "\n")
 
 
 def _demo_rows(n: int, seed: int) -> Iterator[dict[str, Any]]:

@@ -67,10 +67,21 @@ def test_field_quality_is_rescaled_and_checked() -> None:
     assert column("field", records, quality_field="score").tolist() == [0.0, 1.0, 0.5]
     assert column("field", [{"score": 5}, {"score": 5}], quality_field="score").tolist() == [1.0, 1.0]
     labels = ["data.jsonl:1", "data.jsonl:2"]
-    with pytest.raises(ScorerInputError, match="data.jsonl:2 has 'high'"):
+    with pytest.raises(ScorerInputError, match="data.jsonl:2: quality field 'score' needs a finite number, has 'high'"):
         SCORERS.get("field")("score").score(CandidateBatch([{"score": 1}, {"score": "high"}], labels=labels))
+    for bad in (float("nan"), float("inf"), 10**400, True):
+        with pytest.raises(ScorerInputError, match="data.jsonl:2: quality field 'score' needs a finite number"):
+            SCORERS.get("field")("score").score(CandidateBatch([{"score": 1}, {"score": bad}], labels=labels))
     with pytest.raises(ScorerInputError, match="field 'score' on every record; data.jsonl:2 has none"):
         SCORERS.get("field")("score").score(CandidateBatch([{"score": 1}, {"other": 2}], labels=labels))
+
+
+def test_field_quality_rescales_by_rank_so_an_outlier_moves_only_itself() -> None:
+    scores = [-1e20, 1.0, 2.0, 2.0, 3.0]
+    col = column("field", [{"score": v} for v in scores], quality_field="score")
+    assert col.tolist() == [0.0, 0.25, 0.625, 0.625, 1.0]  # ties share the average of ranks 2 and 3
+    extreme = column("field", [{"score": v} for v in (-1.7e308, 0.0, 1.7e308)], quality_field="score")
+    assert extreme.tolist() == [0.0, 0.5, 1.0]
 
 
 def test_complexity_scorers() -> None:

@@ -98,13 +98,38 @@ class MeanLogprob(Scorer):
         return out
 
 
+def _finite(v: object) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:  # an int beyond float range, e.g. 10**400
+        return None
+    return f if math.isfinite(f) else None
+
+
+def rank_unit(col: np.ndarray) -> np.ndarray:
+    """Ranks mapped to [0, 1] (lowest 0, highest 1), tied values sharing their average rank; a
+    constant column is all 1. An outlier moves only its own rank, never the others' spacing."""
+    n = len(col)
+    values, inverse, counts = np.unique(col, return_inverse=True, return_counts=True)
+    if len(values) <= 1:
+        return np.ones(n)
+    first = np.cumsum(counts) - counts  # 0-based rank of each distinct value's first occurrence
+    average = first + (counts - 1) / 2.0
+    return average[inverse] / (n - 1)
+
+
 @SCORERS.register("field")
 class FieldQuality(Scorer):
-    """A numeric field of the record (``quality_field``), rescaled to [0, 1] over the batch
-    (min -> 0, max -> 1; a constant column is all 1)."""
+    """A numeric field of the record (``quality_field``), rescaled to [0, 1] over the batch by rank.
+
+    Min-max rescaling let one outlier (-1e20) squeeze every other record to the same score, and
+    values near the float limits overflowed to NaN; ranks keep the order and nothing else."""
 
     kind = "quality"
     fields = "the configured quality_field"
+    RESCALING = "rank: average rank of tied values, mapped to [0, 1] (lowest 0, highest 1)"
 
     def __init__(self, field: str | None = None):
         self.field = field
@@ -116,9 +141,15 @@ class FieldQuality(Scorer):
     def score(self, batch: CandidateBatch) -> np.ndarray:
         if self.field is None:
             raise ScorerInputError(f"scorer {self.name!r} needs quality_field to name a numeric field")
-        col = np.array(batch.numbers(self.field, f"quality field {self.field!r}"))
-        lo, hi = col.min(), col.max()
-        return (col - lo) / (hi - lo) if hi > lo else np.ones(len(col))
+        col = np.empty(len(batch))
+        for i, v in enumerate(batch.values(self.field, f"quality field {self.field!r}")):
+            f = _finite(v)
+            if f is None:
+                shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."
+                raise ScorerInputError(f"{batch.where(i)}: quality field {self.field!r} needs a finite number, "
+                                       f"has {shown}")
+            col[i] = f
+        return rank_unit(col)
 
 
 @SCORERS.register("uniform")
