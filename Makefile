@@ -10,7 +10,6 @@ QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || tru
 
 # One shared cache for DeepSpeed's JIT-built ops, so the ~50 s build is paid once per machine.
 export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
-export RAY_AUTH_MODE ?= disabled
 export VLLM_CPU_KVCACHE_SPACE ?= 1
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false

@@ -31,7 +31,6 @@ TIMING_KEYS = {"generate_s", "filter_s", "learn_s", "sync_s", "eval_s", "wall_s"
 
 def loop_env() -> dict[str, str]:
     env = dict(os.environ)
-    env.setdefault("RAY_AUTH_MODE", "disabled")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.pop("RAY_ADDRESS", None)
     return env

@@ -48,7 +48,6 @@ def write_recipe(path: Path, data: dict[str, Any]) -> Path:
 
 def qdc(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ)
-    env.setdefault("RAY_AUTH_MODE", "disabled")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.pop("RAY_ADDRESS", None)
     return subprocess.run([sys.executable, "-m", "system.cli", *args], cwd=ROOT, env=env, capture_output=True,
