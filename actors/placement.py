@@ -54,7 +54,8 @@ def start_ray(resources: ResourcesConfig, address: str | None) -> None:
         return
     prepare_local_ray(None)  # the CLI did this before importing ray; here for callers that did not
     _start_watchdog()
-    ray.init(num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, runtime_env=runtime_env,
+    # address="local": always a Ray of this run's own, never one that `ray start` left on the machine
+    ray.init(address="local", num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, runtime_env=runtime_env,
              include_dashboard=resources.dashboard, dashboard_host="127.0.0.1",
              log_to_driver=True, configure_logging=False)
     node_ip = ray.util.get_node_ip_address()
