@@ -96,6 +96,20 @@ def test_no_silent_fallback_to_an_older_checkpoint(tmp_path: Path) -> None:
     assert latest_model(run, recipe) == run.path / "iter_000" / "model"  # that stage trained nothing
 
 
+def test_a_second_ablation_on_a_locked_ablation_directory_is_refused(tmp_path: Path) -> None:
+    from system.integrity import RunLock
+    from tests.ablation.conftest import tiny_ablation
+
+    root = tmp_path / "ablation"
+    recipe = tmp_path / "abl.yaml"
+    recipe.write_text(yaml.safe_dump({**tiny_ablation(), "run": {"dir": str(root)}}))
+    with RunLock(root, "ablation directory"):  # as a running `qdc ablate` holds it
+        proc = subprocess.run([sys.executable, "-m", "system.cli", "ablate", str(recipe)], cwd=ROOT, env=loop_env(),
+                              capture_output=True, text=True, timeout=300)
+    one_line_error(proc, f"{root}: ablation directory in use by pid {os.getpid()} on host {socket.gethostname()}")
+    assert RAY_STARTED not in proc.stderr + proc.stdout and [p.name for p in root.iterdir()] == [".lock"]
+
+
 # -- resuming a damaged run ------------------------------------------------------------------------
 
 
