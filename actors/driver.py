@@ -9,9 +9,11 @@ import ray
 from actors.controller import LoopController
 from system.config import Recipe
 from system.loop.rundir import open_run
+from system.tasks import family_for
 
 
 def run_loop(recipe: Recipe, recipe_yaml: str, *, resume: bool = False, address: str | None = None) -> Path:
+    family_for(recipe).check()  # the task's data is read and checked before Ray or any actor starts
     run = open_run(recipe, recipe_yaml, resume)
     started_here = not ray.is_initialized()
     try:

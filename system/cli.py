@@ -146,16 +146,21 @@ def train_cmd(recipe: Path, out: Path = typer.Option(..., "--out"), set_: list[s
 def eval_cmd(
     model_dir: Path,
     backend: str = typer.Option("hf", "--backend", help="vllm | hf"),
-    task: str = typer.Option(..., "--task"),
+    task: Optional[str] = typer.Option(None, "--task", help="a TInt task (needed without --recipe)"),
     split: str = typer.Option("id", "--split"),
     n: int = typer.Option(200, "--n", min=1),
     seed: int = typer.Option(0, "--seed"),
     out: Optional[Path] = typer.Option(None, "--out", help="one JSONL line a prompt with its verdict"),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="evaluate the recipe's task (any family) on --split"),
+    set_: list[str] = SetOption,
 ) -> None:
-    """Greedy exact-answer accuracy of a checkpoint."""
+    """Greedy exact-answer accuracy of a checkpoint (TInt --task, or a recipe's task family)."""
+    from system.config import load_recipe
     from system.models.commands import eval_command
 
-    _print_json(eval_command(model_dir, backend=backend, task=task, split=split, n=n, seed=seed, out=out))
+    resolved = load_recipe(recipe, set_) if recipe is not None else None
+    _print_json(eval_command(model_dir, backend=backend, task=task, split=split, n=n, seed=seed, out=out,
+                             recipe=resolved))
 
 
 # ------------------------------------------------------------------------------------------------

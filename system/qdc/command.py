@@ -21,6 +21,21 @@ from system.qdc.strategies import STRATEGIES
 from system.store import atomic_write_json
 
 
+def _tint_judged(records: list[dict[str, Any]], labels: list[str], text_field: str) -> bool:
+    """TInt data when any record carries TInt fields (task and input); then every record must be a
+    valid TInt candidate (the first that is not is named with its line)."""
+    if not any("task" in r and "input" in r for r in records):
+        return False
+    from system.tasks.tint_family import TintFamily
+
+    family = TintFamily.default()
+    for where, record in zip(labels, records):
+        problem = family.row_problem(record, text_field)
+        if problem is not None:
+            raise InputFileError(f"{where}: not a TInt record: {problem}")
+    return True
+
+
 def summary_path(out: Path) -> Path:
     return out.with_name(out.name + ".summary.json")
 
@@ -41,7 +56,13 @@ def filter_command(path: Path, *, strategy: str, budget: int, text_field: str = 
     records = [record for _, record in rows]
     batch = CandidateBatch(records, text_field=text_field, labels=labels)
     batch.texts(f"--text-field {text_field!r}")
-    tint = batch.is_tint()
+    tint = _tint_judged(records, labels, text_field)
+    judged = records
+    if tint:  # the TInt family judges every record once; the scorers read its verdict columns
+        from system.tasks.tint_family import TintFamily
+        from system.tasks.verdicts import judge_candidates
+
+        judged = judge_candidates(TintFamily.default(), records, text_field)
     if quality_field is not None:
         batch.numbers(quality_field, f"--quality-field {quality_field!r}")
         source = f"field {quality_field!r}"
@@ -52,7 +73,7 @@ def filter_command(path: Path, *, strategy: str, budget: int, text_field: str = 
         quality_scorers=dict(DEFAULT_QUALITY) if tint else {"uniform": 1.0},
         complexity_scorers=dict(DEFAULT_COMPLEXITY) if tint else {"text_length": 1.0},
     )
-    selection = QDCFilter(config).select(records, budget, seed, labels=labels)
+    selection = QDCFilter(config).select(judged, budget, seed, labels=labels)
     summary = {"input": str(path), "text_field": text_field, "quality": source, "tint_records": tint,
                **selection.summary(), "config": config.model_dump(mode="json")}
     chosen = selection.chosen_records(records)

@@ -56,10 +56,19 @@ class TaskPrompt:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], field_names: Sequence[str]) -> "TaskPrompt":
-        answer = row["answer"]
         return cls(prompt_id=str(row["prompt_id"]), task=str(row["task"]), prompt=str(row["prompt"]),
-                   answer=json.loads(answer) if isinstance(answer, str) else answer, split=str(row.get("split", "")),
+                   answer=stored_answer(row["answer"]), split=str(row.get("split", "")),
                    level=row.get("level"), fields={k: row[k] for k in field_names if k in row})
+
+
+def stored_answer(value: Any) -> Any:
+    """The answer of a row: candidates.parquet stores it as JSON text; other rows carry it as is."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 @dataclass(frozen=True)
@@ -69,9 +78,13 @@ class SeedRecord:
     prompt: str
     completion: str
     task: str = ""
+    messages_json: str | None = None  # a chat-messages prompt (JSON text), formatted by the model's template
 
     def as_sft(self) -> dict[str, str]:
-        return {"prompt": self.prompt, "completion": self.completion}
+        row = {"prompt": self.prompt, "completion": self.completion}
+        if self.messages_json:
+            row["messages_json"] = self.messages_json
+        return row
 
 
 # Columns every verdict writes; a family's signal or complexity name may not reuse them.
@@ -196,6 +209,11 @@ class TaskFamily(ABC):
 
     def check(self) -> None:
         """Refuse unusable task data before anything starts (raises QdcError naming file and line)."""
+
+    def row_problem(self, row: Mapping[str, Any], text_field: str = "completion") -> str | None:
+        """Why a candidate row cannot be judged by this family (None if it can)."""
+        missing = [f for f in ("prompt_id", "task", "prompt", "answer", text_field) if f not in row]
+        return f"has no {', '.join(repr(m) for m in missing)}" if missing else None
 
     def prompt_of(self, row: Mapping[str, Any]) -> TaskPrompt:
         return TaskPrompt.from_row(row, self.field_names)

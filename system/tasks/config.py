@@ -8,6 +8,7 @@ curriculum, as before; every key below except ``family`` and ``chat_template`` b
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -93,6 +94,14 @@ class VerifierConfig(StrictModel):
             raise ValueError("verifier python needs task.verifier.function (path/to/file.py:name or module:name)")
         if self.name != "python" and self.function:
             raise ValueError(f"task.verifier.function is set but the verifier is {self.name!r}; use name: python")
+        if self.function:
+            path, sep, func = self.function.rpartition(":")
+            if not sep or not path or not func.isidentifier():
+                raise ValueError(f"task.verifier.function {self.function!r}: expected path/to/file.py:name or "
+                                 "package.module:name")
+            if path.endswith(".py") and not Path(path).is_absolute():
+                # actors may run in another directory: the file is named as the user meant it, from here
+                object.__setattr__(self, "function", f"{Path(path).resolve()}:{func}")
         return self
 
 
@@ -109,6 +118,8 @@ class TaskConfig(StrictModel):
     verifier: VerifierConfig = Field(default_factory=VerifierConfig)
     seed_size: int | None = Field(None, ge=1, description="dataset: seed records per round of seed training "
                                   "(null = every row with a solution below the start level)")
+    vocab_size: int = Field(1024, ge=64, le=262_144, description="dataset, scratch model: size of the byte-level "
+                            "BPE trained on the seed text")
 
     @field_validator("train", mode="before")
     @classmethod
