@@ -9,6 +9,7 @@ import pytest
 
 from system.measure.command import measure_command
 from system.measure.makeup import DIVERSITY_KEYS
+from system.measure.table import caption
 from tests.measure.conftest import distinct_sentences, near_duplicates, write_jsonl, write_texts
 
 LESS_IS_MORE_DIVERSE = {"near_duplicate_rate"}
@@ -48,7 +49,7 @@ def test_quality_statistics_are_those_of_the_field(tmp_path: Path) -> None:
         assert sum(q["histogram"]["counts"]) == len(s)
     edges = [d["quality"]["histogram"]["edges"] for d in result["datasets"]]
     assert edges[0] == edges[1]  # shared bins: the histograms line up side by side
-    assert "different sizes" in __import__("system.measure.table", fromlist=["caption"]).caption(result)
+    assert "different sizes" in caption(result)  # the table says the sizes differ
 
 
 def test_a_subset_covers_fewer_cells_of_the_union_than_the_full_set(tmp_path: Path) -> None:
@@ -71,6 +72,7 @@ def test_equal_size_samples_are_seeded(tmp_path: Path) -> None:
     assert [d["n_measured"] for d in a["datasets"]] == [25, 25]
     assert [d["n_records"] for d in a["datasets"]] == [200, 40]
     assert a == b and a["equal_size"] is True
+    assert "seeded sample of 25 records" in caption(a)
     assert a["datasets"][0]["diversity"] != c["datasets"][0]["diversity"]
 
 
