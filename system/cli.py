@@ -131,6 +131,29 @@ def filter_cmd(
                    quality_field=quality_field, seed=seed, out=out)
 
 
+@app.command("measure")
+@reported
+def measure_cmd(
+    inputs: list[Path] = typer.Argument(..., help="JSONL or parquet files, or run directories"),
+    name: list[str] = typer.Option([], "--name", help="INPUT=label: the label of an input (repeatable)"),
+    text_field: str = typer.Option("completion", "--text-field", help="field measured for diversity and length"),
+    quality_field: Optional[str] = typer.Option(None, "--quality-field", help="numeric field used as quality "
+                                                "(default: the TInt verifier for TInt records, else none)"),
+    embedder: str = typer.Option("hashed", "--embedder", help="hashed | minilm"),
+    sample: Optional[int] = typer.Option(None, "--sample", help="measure a seeded sample of N records of each dataset"),
+    seed: int = typer.Option(0, "--seed"),
+    iterations: Optional[str] = typer.Option(None, "--iterations", help="run directories: these iterations' "
+                                             "candidates and selections, e.g. 1,5 (default: all)"),
+    clusters: int = typer.Option(50, "--clusters", help="k-means cells of the union, for coverage"),
+    out: Optional[Path] = typer.Option(None, "--out", help="folder for measure.json, measure.html and PNGs"),
+) -> None:
+    """The QDC makeup (quality, diversity, complexity) of datasets, side by side."""
+    from system.measure.command import measure_command
+
+    measure_command(inputs, names=name, text_field=text_field, quality_field=quality_field, embedder=embedder,
+                    sample=sample, seed=seed, iterations=iterations, clusters=clusters, out=out)
+
+
 @app.command("train")
 @reported
 def train_cmd(recipe: Path, out: Path = typer.Option(..., "--out"), set_: list[str] = SetOption) -> None:
