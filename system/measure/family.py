@@ -1,7 +1,8 @@
-"""The task family's own signals about a dataset: the one place where ``qdc measure`` knows about TInt.
+"""The task family's own signals about a dataset: quality and complexity from its verdicts.
 
-Today the only family is TInt; once task families have one interface (``verify(record, completion)
--> verdict`` plus the family's complexity measures), this function routes through it instead.
+Records a family can judge (today: TInt records with task, input and completion) get the family's
+verdict of every record through the task-family interface (`system.tasks`), the same verdicts the
+loop's filter stage stores; other records are measured on their text and ``--quality-field`` only.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-# The TInt verifier's quality is the filter's default: the mean of these three verdict columns.
-TINT_QUALITY = ("answer_correct", "chain_consistent", "steps_valid")
+TINT_QUALITY = ("answer_correct", "chain_consistent", "steps_valid")  # what the verdict quality averages
 TINT_COMPLEXITY = ("trace_steps", "list_length", "digits")
 
 
@@ -27,26 +27,27 @@ class FamilySignals:
 
 
 def family_signals(records: Sequence[dict[str, Any]]) -> FamilySignals | None:
-    """Quality (the verifier's verdicts) and complexity columns of a family's records; None when the
-    records belong to no known family (then only the text and --quality-field are measured)."""
-    from system.qdc.batch import CandidateBatch
-    from system.qdc.scoring import SCORERS
+    """Quality (the family's verdict quality) and complexity columns of a family's records; None when
+    no family can judge every record (then only the text and --quality-field are measured)."""
+    from system.tasks.tint_family import TintFamily
+    from system.tasks.verdicts import judge_rows
 
-    batch = CandidateBatch(records)
-    if not batch.is_tint():
+    family = TintFamily.default()
+    if not records or any(family.row_problem(r) is not None for r in records):
         return None
-    columns = {name: np.asarray(SCORERS.get(name)().score(batch), dtype=np.float64)
-               for name in TINT_QUALITY + TINT_COMPLEXITY}
-    quality = np.mean([columns[name] for name in TINT_QUALITY], axis=0)
+    verdicts = judge_rows(family, records)
     n = len(records)
-    kinds = Counter(v.noise_kind for v in batch.verdicts)
-    verdicts: dict[str, Any] = {"quality_is_mean_of": list(TINT_QUALITY)}
-    verdicts.update({name: float(columns[name].mean()) for name in TINT_QUALITY})
-    verdicts["noise_kind"] = {k: kinds[k] / n for k in ("none", "static", "dynamic", "malformed")}
+    kinds = Counter(str(v.signals["noise_kind"]) for v in verdicts)
+    shares: dict[str, Any] = {"quality_is_mean_of": list(TINT_QUALITY),
+                              "answer_correct": float(np.mean([v.correct for v in verdicts])),
+                              "chain_consistent": float(np.mean([bool(v.signals["chain_consistent"]) for v in verdicts])),
+                              "steps_valid": float(np.mean([float(v.signals["steps_valid"]) for v in verdicts]))}
+    shares["noise_kind"] = {k: kinds[k] / n for k in ("none", "static", "dynamic", "malformed")}
     return FamilySignals(
-        family="tint",
+        family=family.name,
         quality_source="TInt verifier",
-        quality=quality,
-        complexity={name: columns[name] for name in TINT_COMPLEXITY},
-        verdicts=verdicts,
+        quality=np.array([v.quality for v in verdicts], dtype=np.float64),
+        complexity={name: np.array([v.complexity[name] for v in verdicts], dtype=np.float64)
+                    for name in TINT_COMPLEXITY},
+        verdicts=shares,
     )

@@ -40,34 +40,36 @@ def write_run_dir(root: Path, iterations: tuple[int, ...] = (1, 5), prompts: int
     import random
 
     from system.loop.artifacts import write_candidates, write_selection
-    from system.loop.curriculum import iteration_prompts
-    from system.loop.iteration import expand_candidates, kept_fraction, kept_fraction_by_task, pass_at_k
-    from system.loop.selection import select_candidates
+    from system.loop.iteration import expand_candidates, kept_fraction, kept_fraction_by_key, pass_at_k
+    from system.loop.selection import filter_stage
     from system.models.generation.base import Generation, Sample
     from system.qdc.config import FilterConfig
     from system.store import RunDir
-    from system.tint import DEFAULT_SPLITS, NoiseSpec, get_task, noised_record
+    from system.tasks.tint_family import TintFamily
+    from system.tint import NoiseSpec, clean_record, get_task, noised_record
 
+    family = TintFamily.default()
     run = RunDir.create(root / "run", "name: tiny\n", "tiny")
     noises = [None, NoiseSpec("static", 1.0, 0.3), NoiseSpec("dynamic", 1.0, 0.4), None]
     for it in iterations:
         frontiers = {"sum": 5 + it, "max": 5 + it}
-        batch = iteration_prompts(["sum", "max"], prompts, frontiers, DEFAULT_SPLITS["id"], 0.0, seed=it, iteration=it)
+        batch = [p for p in family.iteration_prompts(frontiers, prompts, seed=it, iteration=it)]
         rng = random.Random(it)
         generations = []
         for p in batch:
+            task, values = get_task(p.task), list(p.fields["input"])
             samples = []
             for j in range(k):
                 noise = noises[j % len(noises)]
-                text = p["completion"] if noise is None else \
-                    noised_record(get_task(p["task"]), p["input"], "x", noise, rng)["completion"]
+                text = clean_record(task, values, "x")["completion"] if noise is None else \
+                    noised_record(task, values, "x", noise, rng)["completion"]
                 samples.append(Sample(text, list(range(len(text))), [-0.1] * len(text), "stop"))
-            generations.append(Generation(p["prompt"], samples))
+            generations.append(Generation(p.prompt, samples))
         candidates = expand_candidates(batch, generations)
-        selection = select_candidates(FilterConfig(strategy="deita", budget=0.25), candidates, seed=it,
-                                      min_quality=0.5)
+        selection = filter_stage(family, FilterConfig(strategy="deita", budget=0.25), candidates, seed=it,
+                                 min_quality=0.5)
         write_candidates(run, it, candidates, frontiers)
-        write_selection(run, it, candidates, selection, pass_at_k(candidates),
+        write_selection(run, it, candidates, selection, pass_at_k(candidates, selection.verdicts),
                         kept_fraction(candidates, selection.indices),
-                        kept_fraction_by_task(candidates, selection.indices))
+                        kept_fraction_by_key(candidates, [c["task"] for c in candidates], selection.indices))
     return run.path
