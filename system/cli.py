@@ -110,6 +110,27 @@ def tint_demo(n: int = typer.Option(200, "--n", min=1), seed: int = typer.Option
 
 
 # ------------------------------------------------------------------------------------------------
+# data
+
+data_app = typer.Typer(no_args_is_help=True, help="Generate task data sets (JSONL).")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("word-problems")
+@reported
+def data_word_problems(
+    out: Path = typer.Option(..., "--out", help="folder for train.jsonl, id.jsonl, ood_steps.jsonl, ood_templates.jsonl"),
+    n: int = typer.Option(5000, "--n", min=1, help="training problems (levels 1-6, 24 templates)"),
+    seed: int = typer.Option(0, "--seed"),
+    n_eval: Optional[int] = typer.Option(None, "--n-eval", min=1, help="problems per evaluation split (default: n // 10)"),
+) -> None:
+    """Seeded English arithmetic word problems with worked solutions ending in `#### <answer>`."""
+    from system.tasks.word_problems import write_word_problems
+
+    _print_json({"out": str(out), "files": write_word_problems(out, n=n, seed=seed, n_eval=n_eval)})
+
+
+# ------------------------------------------------------------------------------------------------
 # filter, train, eval
 
 
