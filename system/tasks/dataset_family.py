@@ -48,50 +48,47 @@ class DatasetFamily(TaskFamily):
         return cls(recipe.task, eval_n=recipe.loop.eval.n, recipe_seed=recipe.seed)
 
     # -- reading ---------------------------------------------------------------------------------
-    def _read(self, source: "SourceConfig", default_split: str, split: str) -> list[tuple[TaskPrompt, str | None]]:
+    def _read(self, source: "SourceConfig", default_split: str, split: str, where: str
+              ) -> list[tuple[TaskPrompt, str | None]]:
         """Every row of ``source`` as a prompt, with its worked solution (None without one)."""
         from system.tasks.sources import check_columns, load_rows
 
         rows = load_rows(source, default_split=default_split)
-        check_columns(rows, self.config.columns, source.path)
+        check_columns(rows, self.config.columns, where)
         col = self.config.columns.solution
         out = []
         for i, row in enumerate(rows):
-            solution = row.data.get(col) if col is not None else None
+            solution = row.values.get(col) if col is not None else None
             solution = str(solution) if solution is not None and str(solution).strip() else None
-            out.append((self._prompt(row.data, row.where, split, source.path, f"{split}:{i}"), solution))
+            problem = self._verifier.reference_problem(row.values[self.config.columns.answer])
+            if problem is not None:
+                raise TaskDataError(f"{row.where}: column {self.config.columns.answer!r} (task.columns.answer): {problem}")
+            out.append((self._prompt(row.values, split, source.path, f"{split}:{i}"), solution))
         return out
 
-    def _prompt(self, data: Mapping[str, Any], where: str, split: str, source: str, prompt_id: str) -> TaskPrompt:
+    def _prompt(self, data: Mapping[str, Any], split: str, source: str, prompt_id: str) -> TaskPrompt:
+        """A checked row (`sources.check_columns`) as a prompt; the whole row travels as ``row_json``
+        (verl's ``extra_info``, TRL's keyword columns)."""
+        from system.tasks.sources import as_level
+
         c = self.config.columns
-        used = {c.prompt, c.messages, c.answer, c.solution, c.difficulty, c.task} - {None}
-        fields: dict[str, Any] = {"data_source": source,
-                                  "row_json": json.dumps({k: v for k, v in data.items() if k not in used}, default=str)}
+        fields: dict[str, Any] = {"data_source": source, "row_json": json.dumps(dict(data), default=str)}
         if c.messages is not None:
             messages = data[c.messages]
-            if not isinstance(messages, list) or not all(isinstance(m, dict) and "content" in m for m in messages):
-                raise TaskDataError(f"{where}: column {c.messages!r} must be a list of {{role, content}} messages")
             user = [m for m in messages if m.get("role") == "user"]
             text = str((user or messages)[-1]["content"])
             fields["messages_json"] = json.dumps(messages)
         else:
             text = str(data[c.prompt])
-        level = None
-        if c.difficulty is not None:
-            value = data[c.difficulty]
-            if isinstance(value, bool) or not isinstance(value, (int, float, str)) or not str(value).strip().lstrip(
-                    "-").isdigit():
-                raise TaskDataError(f"{where}: column {c.difficulty!r} must be an integer level, got {str(value)[:40]!r}")
-            level = int(str(value).strip())
+        level = as_level(data[c.difficulty]) if c.difficulty is not None else None
         task = str(data[c.task]) if c.task is not None else DEFAULT_TASK
-        prompt = TaskPrompt(prompt_id=prompt_id, task=task, prompt=text, answer=data[c.answer], split=split,
-                            level=level, fields=fields)
-        return prompt
+        return TaskPrompt(prompt_id=prompt_id, task=task, prompt=text, answer=data[c.answer], split=split,
+                          level=level, fields=fields)
 
     @cached_property
     def _train_rows(self) -> list[tuple[TaskPrompt, str | None]]:
         assert self.config.train is not None  # the TaskConfig validator guarantees it
-        return self._read(self.config.train, "train", "train")
+        return self._read(self.config.train, "train", "train", "task.train")
 
     @property
     def _train(self) -> list[TaskPrompt]:
@@ -99,7 +96,8 @@ class DatasetFamily(TaskFamily):
 
     @cached_property
     def _eval(self) -> dict[str, list[TaskPrompt]]:
-        return {split: [p for p, _ in self._read(src, "test", split)] for split, src in self.config.eval.items()}
+        return {split: [p for p, _ in self._read(src, "test", split, f"task.eval.{split}")]
+                for split, src in self.config.eval.items()}
 
     def check(self) -> None:
         """Read every source once: missing columns, empty sources and unreadable rows are refused here,
