@@ -23,14 +23,15 @@ from actors.placement import Placement, reserve, start_ray
 from actors.prober import ProberActor
 from system.config import Recipe
 from system.loop import artifacts
-from system.loop.curriculum import first_frontiers, iteration_prompts, next_frontiers
-from system.loop.evaluation import eval_prompt_sets, metrics_row
-from system.loop.iteration import expand_candidates, kept_fraction, kept_fraction_by_task, pass_at_k, training_set
+from system.loop.evaluation import metrics_row
+from system.loop.iteration import expand_candidates, kept_fraction, kept_fraction_by_key, pass_at_k, training_set
 from system.loop.progress import Progress
 from system.loop.seeds import stage_seed
 from system.loop.tensorboard import log_row
+from system.models.chat import PromptFormat
 from system.models.generation.base import Generation, SamplingSpec
 from system.store import RunDir
+from system.tasks import TaskFamily, family_for
 
 STAGES = ("generate", "filter", "learn", "eval")
 
@@ -64,6 +65,8 @@ class LoopController:
         self.placement: Placement | None = None
         self.model_dir: Path | None = None  # the checkpoint the generators hold
         self.restarts = 0  # generator shards re-sampled after a death or a restart
+        self.family: TaskFamily = family_for(recipe)
+        self.format = PromptFormat(None)  # the model's chat template, once the model is known
 
     # -- lifecycle ------------------------------------------------------------------------------
     def execute(self) -> list[dict[str, Any]]:
@@ -83,10 +86,12 @@ class LoopController:
         r = self.recipe
         self.placement = reserve(r.resources, r.learner.world_size)
         initial = artifacts.latest_model(self.run, r)
-        self.learners = LearnerGroup.start(r, self.placement, initial, self.timeouts.actor_start)
+        tokenizer = None if initial is not None else artifacts.scratch_tokenizer(self.run, self.family, r)
+        self.learners = LearnerGroup.start(r, self.placement, initial, self.timeouts.actor_start, tokenizer)
         if initial is None:  # a scratch model: the learner builds it, the generators start from its save
             initial = self.learners.save(artifacts.initial_model_dir(self.run), self.timeouts.learn)
         self.model_dir = initial
+        self.format = PromptFormat.for_model(initial, r.task.chat_template)
         gens = [
             GeneratorActor.options(
                 scheduling_strategy=self.placement.strategy(b), num_cpus=r.resources.generator_cpus,
@@ -95,10 +100,11 @@ class LoopController:
             for b in self.placement.generators
         ]
         self.generators = ActorGroup(gens, [f"generator-{i}" for i in range(len(gens))])
+        recipe_data = r.model_dump(mode="json")
         self.filter = FilterActor.options(scheduling_strategy=self.placement.strategy(self.placement.filter),
-                                          num_cpus=r.resources.filter_cpus).remote(r.filter.model_dump(), r.resources.threads)
+                                          num_cpus=r.resources.filter_cpus).remote(recipe_data, r.resources.threads)
         self.prober = ProberActor.options(scheduling_strategy=self.placement.strategy(self.placement.prober),
-                                          num_cpus=r.resources.prober_cpus).remote(r.filter.model_dump())
+                                          num_cpus=r.resources.prober_cpus).remote(recipe_data)
         wait_all([g.ready.remote() for g in gens] + [self.filter.ready.remote(), self.prober.ready.remote()],
                  timeout=self.timeouts.actor_start, stage="start", key="actor_start",
                  names=self.generators.names + ["filter", "prober"])
@@ -167,7 +173,7 @@ class LoopController:
         if not run.is_done("000/learn"):
             self._stage(0, "learn")
             with timer.stage("learn"):
-                seed_data = artifacts.seed_training_records(r)
+                seed_data = self.format.sft_rows(artifacts.seed_training_records(self.family, r))
                 metrics = self.learners.train(seed_data, r.train.max_steps, stage_seed(r.seed, 0, "learn"),
                                               lr=r.train.lr, timeout=self.timeouts.learn)
                 self.model_dir = self.learners.save(artifacts.model_dir(run, 0), self.timeouts.learn)
@@ -186,11 +192,10 @@ class LoopController:
         if not run.is_done(f"{tag}/generate"):
             self._stage(i, "generate")
             with timer.stage("generate"):
-                prompts = iteration_prompts(self._curriculum_tasks(), r.loop.prompts_per_iteration, frontiers,
-                                            r.tint.splits["id"].spec(), r.loop.curriculum.below_frontier,
-                                            stage_seed(r.seed, i, "prompts"), i)
+                prompts = self.family.iteration_prompts(frontiers, r.loop.prompts_per_iteration,
+                                                        stage_seed(r.seed, i, "prompts"), i)
                 spec = SamplingSpec.from_config(r.generator, seed=stage_seed(r.seed, i, "generate"))
-                generations = self._generate([p["prompt"] for p in prompts], spec, "generate")
+                generations = self._generate(self.format.texts(prompts), spec, "generate")
                 candidates = expand_candidates(prompts, generations)
                 artifacts.write_candidates(run, i, candidates, frontiers)
             run.mark_done(f"{tag}/generate")
@@ -200,18 +205,20 @@ class LoopController:
                 candidates = artifacts.read_candidates(run, i)
                 (selection,) = wait_all([self.filter.select.remote(candidates, stage_seed(r.seed, i, "filter"), r.loop.min_quality)],
                                         timeout=self.timeouts.filter, stage="filter", names=["filter"], key="filter")
-                artifacts.write_selection(run, i, candidates, selection, pass_at_k(candidates),
+                keys = [self.family.curriculum_key(self.family.prompt_of(c)) for c in candidates]
+                artifacts.write_selection(run, i, candidates, selection, pass_at_k(candidates, selection.verdicts),
                                           kept_fraction(candidates, selection.indices),
-                                          kept_fraction_by_task(candidates, selection.indices))
+                                          kept_fraction_by_key(candidates, keys, selection.indices))
+                self._report_verify_errors(i, candidates, selection.verdicts)
             run.mark_done(f"{tag}/filter")
         if not run.is_done(f"{tag}/learn"):
             self._stage(i, "learn")
             with timer.stage("learn"):
-                selected = artifacts.selected_records(run, i)
+                selected = self.format.sft_rows(artifacts.selected_records(run, i))
                 rows = r.loop.learn_steps * r.learner.batch_size
-                data = training_set(selected, artifacts.earlier_selections(run, i),
-                                    artifacts.replay_seed_records(r, i, rows), rows, r.loop.replay_ratio,
-                                    r.loop.replay_seed_share, stage_seed(r.seed, i, "replay"))
+                data = training_set(selected, self.format.sft_rows(artifacts.earlier_selections(run, i)),
+                                    self.format.sft_rows(artifacts.replay_seed_records(self.family, r, i, rows)), rows,
+                                    r.loop.replay_ratio, r.loop.replay_seed_share, stage_seed(r.seed, i, "replay"))
                 if len(selected) >= r.loop.min_train_records:
                     metrics = self.learners.train(data, r.loop.learn_steps, stage_seed(r.seed, i, "learn"),
                                                   lr=r.loop.lr, timeout=self.timeouts.learn)
@@ -223,16 +230,20 @@ class LoopController:
         self._sync(i, timer)
         self._evaluate(i, timer, wall, frontiers=frontiers)
 
-    def _curriculum_tasks(self) -> list[str]:
-        return self.recipe.loop.curriculum.tasks or self.recipe.tint.tasks
+    def _report_verify_errors(self, i: int, candidates: Sequence[dict[str, Any]], verdicts: Sequence[dict[str, Any]]) -> None:
+        """A verifier that raised gave those candidates quality 0; say so, with the first three prompt ids."""
+        errors = [(c["prompt_id"], v["verify_error"]) for c, v in zip(candidates, verdicts) if v.get("verify_error")]
+        if errors:
+            shown = "; ".join(f"prompt {pid}: {msg}" for pid, msg in errors[:3])
+            self.progress.note(f"iteration {i}: the verifier raised on {len(errors)} of {len(candidates)} candidates "
+                               f"(quality 0, `verify_error` in samples.parquet): {shown}")
 
     def _frontiers(self, i: int) -> dict[str, int]:
-        """Each task's frontier for iteration i, replayed from the earlier iterations' selections."""
-        r = self.recipe
-        current = first_frontiers(r.loop.curriculum, r.tint.splits["id"].spec(), self._curriculum_tasks())
+        """The curriculum state of iteration i, replayed from the earlier iterations' selections."""
+        current = self.family.first_curriculum()
         for j in range(1, i):
             info = self.run.read_json(j, "selection.json")
-            current = next_frontiers(r.loop.curriculum, info["frontiers"], info["kept_by_task"])
+            current = self.family.advance(info["frontiers"], info["kept_by_task"])
         return current
 
     # -- sync and eval --------------------------------------------------------------------------
@@ -260,17 +271,18 @@ class LoopController:
             return
         self._stage(i, "eval")
         with timer.stage("eval"):
-            sets = eval_prompt_sets(r)
-            flat = [rec for split in sets.values() for rec in split]
+            sets = self.family.eval_sets(r.seed)
+            flat = [p for split in sets.values() for p in split]
             greedy = SamplingSpec(n=1, temperature=0.0, max_new_tokens=r.loop.eval.max_new_tokens, seed=0)
-            outs = self._generate([x["prompt"] for x in flat], greedy, "eval")
+            outs = self._generate(self.format.texts(flat), greedy, "eval")
             sample_spec = SamplingSpec.from_config(r.generator, seed=stage_seed(r.seed, i, "diversity"))
-            div_prompts = [x["prompt"] for x in sets["id"][: max(1, r.loop.eval.diversity_samples // sample_spec.n)]]
+            first = next(iter(sets.values()))
+            div_prompts = self.format.texts(sets.get("id", first)[: max(1, r.loop.eval.diversity_samples // sample_spec.n)])
             div_outs = self._generate(div_prompts, sample_spec, "eval")
             (result,) = wait_all([self.prober.evaluate.remote(sets, [g.samples[0].text for g in outs],
                                                               [t for g in div_outs for t in g.texts])],
                                  timeout=self.timeouts.eval, stage="eval", names=["prober"], key="eval")
-        row = metrics_row(i, result, run, timer.seconds, time.perf_counter() - wall_start, frontiers)
+        row = metrics_row(self.family, i, result, run, timer.seconds, time.perf_counter() - wall_start, frontiers)
         run.write_json(i, "eval.json", {**result, "row": row})
         artifacts.write_metrics(run)
         if r.run.tensorboard:

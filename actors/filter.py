@@ -1,4 +1,4 @@
-"""FilterActor: the QDC filter (scorers, embedder, strategy) in its own process."""
+"""FilterActor: the task family's verdicts and the QDC filter (scorers, embedder, strategy) in its own process."""
 
 from __future__ import annotations
 
@@ -7,18 +7,21 @@ from typing import Any
 import ray
 
 from actors.common import set_threads
-from system.loop.selection import LoopSelection, select_candidates
-from system.qdc.config import FilterConfig
+from system.config import validate_recipe
+from system.loop.selection import LoopSelection, filter_stage
+from system.tasks import family_for
 
 
 @ray.remote
 class FilterActor:
-    def __init__(self, config: dict[str, Any], threads: int | None = None):
+    def __init__(self, recipe: dict[str, Any], threads: int | None = None):
         set_threads(threads)
-        self.config = FilterConfig.model_validate(config)
+        r = validate_recipe(recipe)
+        self.config = r.filter
+        self.family = family_for(r)
 
     def ready(self) -> bool:
         return True
 
     def select(self, candidates: list[dict[str, Any]], seed: int, min_quality: float) -> LoopSelection:
-        return select_candidates(self.config, candidates, seed, min_quality)
+        return filter_stage(self.family, self.config, candidates, seed, min_quality)

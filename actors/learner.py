@@ -34,12 +34,12 @@ class LearnerActor:
         return ray.util.get_node_ip_address(), free_port()
 
     def setup(self, learner: dict[str, Any], model: dict[str, Any], seed: int, master: tuple[str, int],
-              init_dir: str | None) -> bool:
+              init_dir: str | None, tokenizer_dir: str | None = None) -> bool:
         from system.models.learner import Learner
 
         self.learner = Learner(LearnerConfig.model_validate(learner), ModelConfig.model_validate(model), seed=seed,
                                rank=self.rank, master_addr=master[0], master_port=master[1], local_rank=0,
-                               init_dir=init_dir)
+                               init_dir=init_dir, tokenizer_dir=tokenizer_dir)
         return True
 
     def train(self, records: Sequence[dict[str, Any]], max_steps: int | None, seed: int, lr: float | None) -> dict[str, Any]:
@@ -63,7 +63,8 @@ class LearnerGroup:
         self.held = held  # the checkpoint folder whose weights the learners hold
 
     @classmethod
-    def start(cls, recipe: "Recipe", placement: "Placement", init_dir: Path | None, timeout: float) -> "LearnerGroup":
+    def start(cls, recipe: "Recipe", placement: "Placement", init_dir: Path | None, timeout: float,
+              tokenizer_dir: Path | None = None) -> "LearnerGroup":
         r = recipe.resources
         actors = [
             LearnerActor.options(scheduling_strategy=placement.strategy(b), num_cpus=r.learner_cpus,
@@ -74,7 +75,8 @@ class LearnerGroup:
         (master,) = wait_all([actors[0].rendezvous.remote()], timeout=timeout, stage="start", names=["learner-0"],
                              key="actor_start")
         group.call_all("setup", recipe.learner.model_dump(), recipe.model.model_dump(), recipe.seed, master,
-                       str(init_dir) if init_dir else None, timeout=timeout, stage="start", key="actor_start")
+                       str(init_dir) if init_dir else None, str(tokenizer_dir) if tokenizer_dir else None,
+                       timeout=timeout, stage="start", key="actor_start")
         return cls(group, init_dir)
 
     def train(self, records: list[dict[str, Any]], max_steps: int | None, seed: int, *, lr: float | None,

@@ -1,4 +1,4 @@
-"""ProberActor: scores the model's greedy answers and the diversity of its samples."""
+"""ProberActor: judges the model's greedy answers (through the task family) and the diversity of its samples."""
 
 from __future__ import annotations
 
@@ -6,17 +6,20 @@ from typing import Any
 
 import ray
 
+from system.config import validate_recipe
 from system.loop.evaluation import probe_outputs
-from system.qdc.config import FilterConfig
+from system.tasks import TaskPrompt, family_for
 
 
 @ray.remote
 class ProberActor:
-    def __init__(self, filter_config: dict[str, Any]):
-        self.config = FilterConfig.model_validate(filter_config)
+    def __init__(self, recipe: dict[str, Any]):
+        r = validate_recipe(recipe)
+        self.config = r.filter
+        self.family = family_for(r)
 
     def ready(self) -> bool:
         return True
 
-    def evaluate(self, sets: dict[str, list[dict[str, Any]]], greedy: list[str], samples: list[str]) -> dict[str, Any]:
-        return probe_outputs(sets, greedy, samples, self.config)
+    def evaluate(self, sets: dict[str, list[TaskPrompt]], greedy: list[str], samples: list[str]) -> dict[str, Any]:
+        return probe_outputs(self.family, sets, greedy, samples, self.config)

@@ -55,7 +55,7 @@ def main() -> None:
     from system.models.generation.base import SamplingSpec
     from system.models.generation.hf_backend import HFBackend
     from system.models.generation.vllm_backend import VLLMBackend
-    from system.models.sft_data import eval_records
+    from system.tasks.tint_family import eval_records
 
     tmp = tempfile.TemporaryDirectory()
     model_dir = a.model

@@ -23,7 +23,7 @@ from typing import Any
 
 from system.config import TintConfig
 from system.models.config import LearnerConfig, ModelConfig
-from system.models.sft_data import seed_records
+from system.tasks.tint_family import seed_records
 
 
 def plain_trl(model_cfg: ModelConfig, records: list[dict], batch: int, steps: int, lr: float, seed: int,

@@ -117,6 +117,27 @@ def tint_demo(n: int = typer.Option(200, "--n", min=1), seed: int = typer.Option
 
 
 # ------------------------------------------------------------------------------------------------
+# data
+
+data_app = typer.Typer(no_args_is_help=True, help="Generate task data sets (JSONL).")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("word-problems")
+@reported
+def data_word_problems(
+    out: Path = typer.Option(..., "--out", help="folder for train.jsonl, id.jsonl, ood_steps.jsonl, ood_templates.jsonl"),
+    n: int = typer.Option(5000, "--n", min=1, help="training problems (levels 1-6, 24 templates)"),
+    seed: int = typer.Option(0, "--seed"),
+    n_eval: Optional[int] = typer.Option(None, "--n-eval", min=1, help="problems per evaluation split (default: n // 10)"),
+) -> None:
+    """Seeded English arithmetic word problems with worked solutions ending in `#### <answer>`."""
+    from system.tasks.word_problems import write_word_problems
+
+    _print_json({"out": str(out), "files": write_word_problems(out, n=n, seed=seed, n_eval=n_eval)})
+
+
+# ------------------------------------------------------------------------------------------------
 # filter, train, eval
 
 
@@ -145,6 +166,29 @@ def filter_cmd(
                    skip_bad=skip_bad)
 
 
+@app.command("measure")
+@reported
+def measure_cmd(
+    inputs: list[Path] = typer.Argument(..., help="JSONL or parquet files, or run directories"),
+    name: list[str] = typer.Option([], "--name", help="INPUT=label: the label of an input (repeatable)"),
+    text_field: str = typer.Option("completion", "--text-field", help="field measured for diversity and length"),
+    quality_field: Optional[str] = typer.Option(None, "--quality-field", help="numeric field used as quality "
+                                                "(default: the TInt verifier for TInt records, else none)"),
+    embedder: str = typer.Option("hashed", "--embedder", help="hashed | minilm"),
+    sample: Optional[int] = typer.Option(None, "--sample", help="measure a seeded sample of N records of each dataset"),
+    seed: int = typer.Option(0, "--seed"),
+    iterations: Optional[str] = typer.Option(None, "--iterations", help="run directories: these iterations' "
+                                             "candidates and selections, e.g. 1,5 (default: all)"),
+    clusters: int = typer.Option(50, "--clusters", help="k-means cells of the union, for coverage"),
+    out: Optional[Path] = typer.Option(None, "--out", help="folder for measure.json, measure.html and PNGs"),
+) -> None:
+    """The QDC makeup (quality, diversity, complexity) of datasets, side by side."""
+    from system.measure.command import measure_command
+
+    measure_command(inputs, names=name, text_field=text_field, quality_field=quality_field, embedder=embedder,
+                    sample=sample, seed=seed, iterations=iterations, clusters=clusters, out=out)
+
+
 @app.command("train")
 @reported
 def train_cmd(recipe: Path, out: Path = typer.Option(..., "--out"), set_: list[str] = SetOption,
@@ -162,16 +206,21 @@ def train_cmd(recipe: Path, out: Path = typer.Option(..., "--out"), set_: list[s
 def eval_cmd(
     model_dir: Path,
     backend: str = typer.Option("hf", "--backend", help="vllm | hf"),
-    task: str = typer.Option(..., "--task"),
+    task: Optional[str] = typer.Option(None, "--task", help="a TInt task (needed without --recipe)"),
     split: str = typer.Option("id", "--split"),
     n: int = typer.Option(200, "--n", min=1),
     seed: int = typer.Option(0, "--seed"),
     out: Optional[Path] = typer.Option(None, "--out", help="one JSONL line a prompt with its verdict"),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="evaluate the recipe's task (any family) on --split"),
+    set_: list[str] = SetOption,
 ) -> None:
-    """Greedy exact-answer accuracy of a checkpoint."""
+    """Greedy exact-answer accuracy of a checkpoint (TInt --task, or a recipe's task family)."""
+    from system.config import load_recipe
     from system.models.commands import eval_command
 
-    _print_json(eval_command(model_dir, backend=backend, task=task, split=split, n=n, seed=seed, out=out))
+    resolved = load_recipe(recipe, set_) if recipe is not None else None
+    _print_json(eval_command(model_dir, backend=backend, task=task, split=split, n=n, seed=seed, out=out,
+                             recipe=resolved))
 
 
 # ------------------------------------------------------------------------------------------------

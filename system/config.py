@@ -21,6 +21,8 @@ from system.models.config import GeneratorConfig, LearnerConfig, ModelConfig, Se
 from system.probe.config import ProbeConfig
 from system.qdc.config import FilterConfig
 from system.schema import StrictModel
+from system.tasks.config import TaskConfig
+from system.tasks.registry import family_class, family_names
 from system.tint.sampling import DEFAULT_SPLITS, SPLIT_NAMES, SplitSpec
 from system.tint.tasks import TASKS
 
@@ -113,6 +115,7 @@ VLLM_CPU_HEAD_SIZES = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
 class Recipe(StrictModel):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     seed: int = Field(0, ge=0, description="seed of every random draw of the run (numpy and torch take seeds >= 0)")
+    task: TaskConfig = Field(default_factory=TaskConfig)
     tint: TintConfig = Field(default_factory=TintConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
@@ -124,6 +127,27 @@ class Recipe(StrictModel):
     run: RunConfig = Field(default_factory=RunConfig)
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     ablate: AblateConfig = Field(default_factory=AblateConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _filter_scorers_from_the_family(cls, data: Any) -> Any:
+        """A recipe that names no quality / complexity scorers gets its task family's defaults (the
+        scorers that read the verdict columns that family writes)."""
+        if not isinstance(data, dict):
+            return data
+        task = data.get("task") if isinstance(data.get("task"), dict) else {}
+        family = task.get("family", "tint")
+        filt = data.get("filter")
+        if filt is None:
+            filt = {}
+        if not isinstance(filt, dict) or family not in family_names():
+            return data
+        if "quality_scorers" in filt and "complexity_scorers" in filt:
+            return data
+        cls_ = family_class(family)
+        filt = {"quality_scorers": dict(cls_.default_quality), "complexity_scorers": dict(cls_.default_complexity),
+                **filt}
+        return {**data, "filter": filt}
 
     @model_validator(mode="after")
     def _vllm_can_run_the_scratch_model(self) -> "Recipe":

@@ -26,7 +26,7 @@ from typing import Any
 from system.store import RunDirError
 
 LOCK_NAME = ".lock"
-ROOT_FOLDERS = ("init_model",)  # folders outside iter_NNN/ that hold stage outputs
+ROOT_FOLDERS = ("init_model", "tokenizer")  # folders outside iter_NNN/ that hold stage outputs
 _ITERATION = re.compile(r"^(\d{3,})/")
 _CHUNK = 1 << 20
 

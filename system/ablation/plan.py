@@ -114,7 +114,7 @@ def seed_stage_key(recipe: "Recipe") -> str:
     depends on. Two variants with the same key get identical iteration-0 results."""
     d = recipe.model_dump(mode="json")
     f = d["filter"]
-    key = {k: d[k] for k in ("seed", "tint", "model", "learner", "train", "generator", "resources")}
+    key = {k: d[k] for k in ("seed", "task", "tint", "model", "learner", "train", "generator", "resources")}
     key["loop"] = {"seed_training": d["loop"]["seed_training"], "eval": d["loop"]["eval"]}
     key["filter"] = {k: f[k] for k in ("embedder", "embedding_dim", "ngram_range", "vendi_max_n")}
     return json.dumps(key, sort_keys=True)

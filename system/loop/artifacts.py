@@ -2,7 +2,8 @@
 
     iter_000/model/            seed-trained checkpoint (save_pretrained folder)
     iter_XXX/candidates.parquet every sample of the iteration (before filtering)
-    iter_XXX/samples.parquet    every sample with its scores, selected or not, and why
+    iter_XXX/samples.parquet    every sample with its verdict (the task family's columns), filter scores,
+                                selected or not, and why
     iter_XXX/selection.json     chosen indices, counts, QDC metrics, frontiers and kept fractions per task
     iter_XXX/model/             the checkpoint after this iteration's learning
     iter_XXX/learn.json, eval.json
@@ -16,13 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from system.store import RunDir, RunDirError, atomic_write_bytes
-from system.tint.tasks import get_task
 
 if TYPE_CHECKING:
     from system.config import Recipe
+    from system.tasks.base import TaskFamily
 
 Record = dict[str, Any]
 INITIAL_MODEL = "init_model"
+TOKENIZER = "tokenizer"
 
 
 # -- checkpoints -----------------------------------------------------------------------------------
@@ -47,6 +49,18 @@ def _learning_skipped(run: RunDir, iteration: int) -> bool:
         return False
 
 
+def scratch_tokenizer(run: RunDir, family: "TaskFamily", recipe: "Recipe") -> Path:
+    """The task family's tokenizer for a scratch model, saved once under ``<run>/tokenizer`` so that every
+    learner rank builds its model with the same one (a dataset's BPE is trained on its seed text)."""
+    from system.store import atomic_write_dir
+
+    out = run.path / TOKENIZER
+    if not (out / "tokenizer_config.json").is_file():
+        tokenizer = family.scratch_tokenizer(recipe.seed, recipe.model.max_positions)
+        atomic_write_dir(out, lambda tmp: tokenizer.save_pretrained(str(tmp)))
+    return out
+
+
 def latest_model(run: RunDir, recipe: "Recipe") -> Path | None:
     """The checkpoint of the newest finished learn stage that trained; else the run's initial model;
     else the recipe's pretrained path; else None (scratch). A finished stage's checkpoint that is
@@ -68,56 +82,31 @@ def latest_model(run: RunDir, recipe: "Recipe") -> Path | None:
 
 
 # -- data for learning -----------------------------------------------------------------------------
-def seed_training_records(recipe: "Recipe") -> list[Record]:
-    """The clean seed set (the same one `qdc train` uses)."""
-    from system.models.sft_data import seed_records
-
-    return [{"prompt": r["prompt"], "completion": r["completion"]} for r in seed_records(recipe.tint, recipe.seed)]
+def seed_training_records(family: "TaskFamily", recipe: "Recipe") -> list[Record]:
+    """The clean seed set of the recipe's task family."""
+    return [r.as_sft() for r in family.seed_records(recipe.seed)]
 
 
-def replay_seed_records(recipe: "Recipe", iteration: int, n: int) -> list[Record]:
-    """``n`` fresh clean ID records for replay, spread like the seed set over its tasks (a different
+def replay_seed_records(family: "TaskFamily", recipe: "Recipe", iteration: int, n: int) -> list[Record]:
+    """``n`` fresh clean records for replay, spread like the seed set over its tasks (a different
     draw every iteration, seeded)."""
-    from system.models.sft_data import seed_records
-
-    return [{"prompt": r["prompt"], "completion": r["completion"]}
-            for r in seed_records(recipe.tint, recipe.seed * 1000 + iteration, n=n, weights=recipe.train.task_weights)]
+    return [r.as_sft() for r in family.replay_records(recipe.seed * 1000 + iteration, n, weights=recipe.train.task_weights)]
 
 
 # -- candidates and selections ---------------------------------------------------------------------
-def _to_table_rows(records: Sequence[Record]) -> list[Record]:
-    rows = []
-    for r in records:
-        row = dict(r)
-        ans = row.get("answer")
-        row["answer"] = list(ans) if isinstance(ans, list) else [ans]
-        rows.append(row)
-    return rows
-
-
-def _from_table_rows(rows: Sequence[Record]) -> list[Record]:
-    out = []
-    for r in rows:
-        r = dict(r)
-        if not get_task(r["task"]).returns_list:
-            r["answer"] = r["answer"][0]
-        out.append(r)
-    return out
-
-
 def _write_parquet(path: Path, records: Sequence[Record]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     buf = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(_to_table_rows(records)), buf)
+    pq.write_table(pa.Table.from_pylist(list(records)), buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
 def _read_parquet(path: Path) -> list[Record]:
     import pyarrow.parquet as pq
 
-    return _from_table_rows(pq.read_table(path).to_pylist())
+    return pq.read_table(path).to_pylist()
 
 
 def write_candidates(run: RunDir, iteration: int, candidates: Sequence[Record], frontiers: dict[str, int]) -> None:
@@ -132,13 +121,15 @@ def read_candidates(run: RunDir, iteration: int) -> list[Record]:
 
 def write_selection(run: RunDir, iteration: int, candidates: Sequence[Record], selection: Any,
                     pass_k: float, kept: float, kept_by_task: dict[str, float]) -> None:
-    """samples.parquet (every candidate with scores, selected flag and reason) and selection.json."""
+    """samples.parquet (every candidate with its verdict columns, filter scores, selected flag and
+    reason) and selection.json. A filter score that merely repeats a verdict column is not stored twice."""
     chosen = set(int(i) for i in selection.indices)
     rows = []
     for idx, c in enumerate(candidates):
-        row = dict(c)
+        row = {**c, **selection.verdicts[idx]}
         for name, column in selection.scores.items():
-            row[name] = float(column[idx])
+            if name not in row:
+                row[name] = float(column[idx])
         row["selected"] = idx in chosen
         row["reason"] = selection.reasons[idx]
         rows.append(row)
@@ -151,6 +142,7 @@ def write_selection(run: RunDir, iteration: int, candidates: Sequence[Record], s
         "pass_at_k": pass_k,
         "kept_fraction": kept,
         "kept_by_task": kept_by_task,
+        "verify_errors": sum(1 for v in selection.verdicts if v.get("verify_error")),
         "frontier": curriculum["frontier"],
         "frontiers": curriculum["frontiers"],
         "metrics": selection.metrics,

@@ -1,71 +1,61 @@
-"""The prober's fixed evaluation sets and the metrics.jsonl row of an iteration."""
+"""The prober's work (accuracy of greedy answers, diversity of sampled ones) and the metrics.jsonl
+row of an iteration. Prompts and verdicts come from the task family; accuracy from the one
+evaluation module (`system.tasks.evaluation`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from system.loop.iteration import accuracy_table
 from system.store import RunDir
+from system.tasks.base import TaskFamily, TaskPrompt
+from system.tasks.evaluation import accuracy_table
 
 if TYPE_CHECKING:
-    from system.config import Recipe
     from system.qdc.config import FilterConfig
 
-Record = dict[str, Any]
 
-
-def eval_prompt_sets(recipe: "Recipe") -> dict[str, list[Record]]:
-    """The same prompts every iteration: loop.eval.n per task for each split in loop.eval.splits
-    (drawn like `qdc train`'s evaluation sets, away from the seed-training inputs)."""
-    from system.models.sft_data import eval_records
-    from system.tint.sampling import splits_for
-    from system.tint.tasks import get_task
-
-    sets: dict[str, list[Record]] = {}
-    for split in recipe.loop.eval.splits:
-        tasks = recipe.tint.ood_tasks if split == "ood_task" else recipe.tint.tasks
-        records = [r for task in tasks if split in splits_for(get_task(task))
-                   for r in eval_records(recipe.tint, task, split, recipe.seed, recipe.loop.eval.n)]
-        if records:
-            sets[split] = records
-    return sets
-
-
-def evaluate_outputs(sets: dict[str, list[Record]], greedy: Sequence[str]) -> dict[str, Any]:
-    """Accuracy tables per split; ``greedy`` holds one completion per record, splits in order."""
+def evaluate_outputs(family: TaskFamily, sets: Mapping[str, Sequence[TaskPrompt]], greedy: Sequence[str]
+                     ) -> dict[str, Any]:
+    """Accuracy tables per split; ``greedy`` holds one completion per prompt, splits in order."""
     out, k = {}, 0
-    for split, records in sets.items():
-        out[split] = accuracy_table(records, greedy[k : k + len(records)])
-        k += len(records)
+    for split, prompts in sets.items():
+        texts = greedy[k : k + len(prompts)]
+        out[split] = accuracy_table(prompts, family.verify(prompts, texts))
+        k += len(prompts)
     if k != len(greedy):
         raise ValueError(f"{len(greedy)} completions for {k} evaluation prompts")
     return out
 
 
-def _ood_accuracy(splits: dict[str, Any]) -> float | None:
-    if "ood_length" in splits:
-        return splits["ood_length"]["accuracy"]
-    ood = [v["accuracy"] for k, v in splits.items() if k.startswith("ood")]
-    return sum(ood) / len(ood) if ood else None
+def accuracy_by_level(splits: Mapping[str, Any]) -> dict[str, float]:
+    """Accuracy per curriculum level (TInt: list length) over the ``id`` split and every other split
+    that adds new levels (TInt: ood_length; a split with the same levels as one already in, such as
+    held-out tasks or templates, is left out so that each level means one thing)."""
+    out: dict[str, float] = {}
+    for name in sorted(splits, key=lambda s: s != "id"):
+        levels = splits[name].get("by_level", {})
+        if not set(levels) & set(out):
+            out.update(levels)
+    return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
 
 
-def metrics_row(iteration: int, result: dict[str, Any], run: RunDir, seconds: dict[str, float], wall_s: float,
-                frontiers: dict[str, int] | None) -> dict[str, Any]:
-    """One metrics.jsonl row. ``frontier_length`` is the lowest task frontier (the shortest list length
-    the loop still trains on); ``frontiers`` has every task's."""
+def metrics_row(family: TaskFamily, iteration: int, result: dict[str, Any], run: RunDir, seconds: dict[str, float],
+                wall_s: float, frontiers: dict[str, int] | None) -> dict[str, Any]:
+    """One metrics.jsonl row. ``frontier_length`` is the lowest curriculum frontier (TInt: the shortest
+    list length the loop still trains on); ``frontiers`` has every task's."""
     splits = result["splits"]
-    by_length: dict[str, float] = {}
-    for split in ("id", "ood_length"):
-        by_length.update(splits.get(split, {}).get("by_length", {}))
+    by_split = {k: v["accuracy"] for k, v in splits.items()}
+    id_accuracy, ood_accuracy = family.summary_accuracy(by_split)
     selection = run.read_json(iteration, "selection.json") if iteration > 0 else {}
     diversity = result.get("diversity", {})
     row = {
         "iteration": iteration,
-        "id_accuracy": splits.get("id", {}).get("accuracy"),
-        "ood_accuracy": _ood_accuracy(splits),
-        "accuracy_by_length": by_length,
-        "accuracy_by_split": {k: v["accuracy"] for k, v in splits.items()},
+        "id_accuracy": id_accuracy,
+        "ood_accuracy": ood_accuracy,
+        f"accuracy_by_{family.level_name}": accuracy_by_level(splits),
+        "accuracy_by_split": by_split,
         "accuracy_by_task": {k: v["by_task"] for k, v in splits.items()},
+        "level_name": family.level_name,
         "output_diversity": diversity.get("vendi"),
         "distinct_ngrams": diversity.get("distinct_ngrams"),
         "mean_pairwise_distance": diversity.get("mean_pairwise_distance"),
@@ -73,6 +63,7 @@ def metrics_row(iteration: int, result: dict[str, Any], run: RunDir, seconds: di
         "n_selected": selection.get("n_selected", 0),
         "pass_at_k": selection.get("pass_at_k"),
         "kept_fraction": selection.get("kept_fraction"),
+        "verify_errors": selection.get("verify_errors", 0),
         "frontier_length": min(frontiers.values()) if frontiers else None,
         "frontiers": frontiers,
         "selection_diversity": (selection.get("metrics") or {}).get("after", {}).get("vendi"),
@@ -103,6 +94,6 @@ def output_diversity(texts: Sequence[str], config: "FilterConfig") -> dict[str, 
     }
 
 
-def probe_outputs(sets: dict[str, list[Record]], greedy: Sequence[str], samples: Sequence[str],
-                  config: "FilterConfig") -> dict[str, Any]:
-    return {"splits": evaluate_outputs(sets, greedy), "diversity": output_diversity(samples, config)}
+def probe_outputs(family: TaskFamily, sets: Mapping[str, Sequence[TaskPrompt]], greedy: Sequence[str],
+                  samples: Sequence[str], config: "FilterConfig") -> dict[str, Any]:
+    return {"splits": evaluate_outputs(family, sets, greedy), "diversity": output_diversity(samples, config)}

@@ -7,39 +7,37 @@ import random
 from collections import defaultdict
 from typing import Any, Sequence
 
+from system.draws import passes
 from system.models.generation.base import Generation
-from system.tint.verifier import verify
+from system.tasks.base import TaskPrompt
 
 Record = dict[str, Any]
 
 
-def expand_candidates(prompts: Sequence[Record], generations: Sequence[Generation]) -> list[Record]:
-    """One candidate record per sample: the prompt's task, input and truth, the generated completion
-    and its mean token log-prob (the generators' samples of ``prompts[i]`` are ``generations[i]``)."""
+def expand_candidates(prompts: Sequence[TaskPrompt], generations: Sequence[Generation]) -> list[Record]:
+    """One candidate row per sample: the prompt's columns, the generated completion and its mean token
+    log-prob (the generators' samples of ``prompts[i]`` are ``generations[i]``)."""
     if len(prompts) != len(generations):
         raise ValueError(f"{len(generations)} generations for {len(prompts)} prompts")
     out = []
     for prompt, generation in zip(prompts, generations):
+        base = prompt.row()
         for k, sample in enumerate(generation.samples):
             out.append({
-                "prompt_id": prompt["prompt_id"],
+                **base,
                 "sample_index": k,
-                "task": prompt["task"],
-                "input": prompt["input"],
-                "prompt": prompt["prompt"],
                 "completion": sample.text,
-                "answer": prompt["answer"],
                 "mean_logprob": sample.sum_logprob / len(sample.logprobs) if sample.logprobs else None,
                 "finish_reason": sample.finish_reason,
             })
     return out
 
 
-def pass_at_k(candidates: Sequence[Record]) -> float:
-    """Fraction of prompts with at least one sample whose answer is exactly right."""
+def pass_at_k(candidates: Sequence[Record], verdicts: Sequence[Record]) -> float:
+    """Fraction of prompts with at least one sample whose answer is exactly right (from the stored verdicts)."""
     best: dict[str, bool] = defaultdict(bool)
-    for c in candidates:
-        best[c["prompt_id"]] |= verify(c["task"], c["input"], c["completion"]).answer_correct
+    for c, v in zip(candidates, verdicts, strict=True):
+        best[c["prompt_id"]] |= bool(v["answer_correct"])
     return sum(best.values()) / len(best) if best else 0.0
 
 
@@ -50,14 +48,15 @@ def kept_fraction(candidates: Sequence[Record], selected: Sequence[int]) -> floa
     return len(kept) / len(prompts) if prompts else 0.0
 
 
-def kept_fraction_by_task(candidates: Sequence[Record], selected: Sequence[int]) -> dict[str, float]:
-    """Per task, the fraction of its prompts with at least one sample selected (what moves its frontier)."""
+def kept_fraction_by_key(candidates: Sequence[Record], keys: Sequence[str], selected: Sequence[int]) -> dict[str, float]:
+    """Per curriculum key (TInt: task), the fraction of its prompts with at least one sample selected
+    (what moves its frontier); ``keys[i]`` is candidate i's key."""
     prompts: dict[str, set[str]] = defaultdict(set)
     kept: dict[str, set[str]] = defaultdict(set)
-    for c in candidates:
-        prompts[c["task"]].add(c["prompt_id"])
+    for c, key in zip(candidates, keys, strict=True):
+        prompts[key].add(c["prompt_id"])
     for i in selected:
-        kept[candidates[i]["task"]].add(candidates[i]["prompt_id"])
+        kept[keys[i]].add(candidates[i]["prompt_id"])
     return {t: len(kept[t]) / len(ids) for t, ids in sorted(prompts.items())}
 
 
@@ -86,38 +85,8 @@ def training_set(
     n_earlier = round(n_replay * (1.0 - replay_seed_share)) if earlier_selections else 0
     n_seed = n_replay - n_earlier if seed_records else 0
     n_selected = total - n_seed - n_earlier  # whatever replay cannot fill goes to the selection
-    rows = _passes(selected, n_selected, rng) + _passes(seed_records, n_seed, rng) + _passes(
+    rows = passes(selected, n_selected, rng) + passes(seed_records, n_seed, rng) + passes(
         earlier_selections, n_earlier, rng)
     data = [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows]
     rng.shuffle(data)
     return data
-
-
-def _passes(pool: Sequence[Record], n: int, rng: random.Random) -> list[Record]:
-    """``n`` records from ``pool``: whole passes in fresh random orders, then a random part of one."""
-    out: list[Record] = []
-    while pool and len(out) < n:
-        order = list(pool)
-        rng.shuffle(order)
-        out.extend(order[: n - len(out)])
-    return out
-
-
-def accuracy_table(records: Sequence[Record], completions: Sequence[str]) -> dict[str, Any]:
-    """Exact-answer accuracy of greedy completions: overall, per task and per list length."""
-    per_task: dict[str, list[bool]] = defaultdict(list)
-    per_length: dict[str, list[bool]] = defaultdict(list)
-    verdicts = []
-    for r, text in zip(records, completions, strict=True):
-        v = verify(r["task"], r["input"], text)
-        verdicts.append(v)
-        per_task[r["task"]].append(v.answer_correct)
-        per_length[str(len(r["input"]))].append(v.answer_correct)
-    mean = lambda xs: sum(xs) / len(xs) if xs else 0.0  # noqa: E731
-    return {
-        "accuracy": mean([v.answer_correct for v in verdicts]),
-        "steps_valid": mean([v.steps_valid for v in verdicts]),
-        "by_task": {t: mean(xs) for t, xs in sorted(per_task.items())},
-        "by_length": {k: mean(xs) for k, xs in sorted(per_length.items(), key=lambda kv: int(kv[0]))},
-        "n": len(verdicts),
-    }

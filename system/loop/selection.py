@@ -16,6 +16,8 @@ import numpy as np
 from system.qdc.batch import CandidateBatch
 from system.qdc.config import FilterConfig
 from system.qdc.filter import QDCFilter
+from system.tasks.base import TaskFamily
+from system.tasks.verdicts import judge_rows
 
 
 @dataclass
@@ -24,6 +26,17 @@ class LoopSelection:
     reasons: list[str]
     scores: dict[str, list[float]]
     metrics: dict[str, Any] = field(default_factory=dict)
+    verdicts: list[dict[str, Any]] = field(default_factory=list)  # the family's verdict columns per candidate
+
+
+def filter_stage(family: TaskFamily, config: FilterConfig, candidates: Sequence[dict[str, Any]], seed: int,
+                 min_quality: float) -> LoopSelection:
+    """The loop's filter stage: the family judges every candidate once, then `select_candidates`."""
+    verdicts = [v.columns() for v in judge_rows(family, candidates, config.text_field)]
+    judged = [{**c, **v} for c, v in zip(candidates, verdicts)]
+    selection = select_candidates(config, judged, seed, min_quality)
+    selection.verdicts = verdicts
+    return selection
 
 
 def select_candidates(config: FilterConfig, candidates: Sequence[dict[str, Any]], seed: int,

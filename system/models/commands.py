@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from system.errors import QdcError
-from system.models.evaluation import DEFAULT_MAX_NEW_TOKENS, EvalResult, evaluate_records
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from system.config import Recipe
     from system.models.generation.base import GenerationBackend
+    from system.tasks.base import TaskFamily, TaskPrompt
 
 
 def _console() -> "Console":
@@ -31,30 +31,32 @@ def open_backend(name: str, model_dir: str | Path, seed: int = 0, **overrides: A
     return cls(model_dir, GeneratorConfig(backend=name, **overrides), seed=seed)
 
 
-def eval_plan(recipe: "Recipe") -> list[tuple[str, str]]:
-    """(split, task) pairs evaluated after seed training: ID tasks on id/ood_length/ood_digits,
-    held-out tasks on ood_task; a task without a split (fixed arity, no longer lists) is skipped."""
-    from system.tint import get_task, splits_for
-
-    plan = []
-    for split in recipe.train.eval_splits:
-        tasks = recipe.tint.ood_tasks if split == "ood_task" else recipe.tint.tasks
-        plan.extend((split, t) for t in tasks if split in splits_for(get_task(t)))
-    return plan
+def _train_eval_sets(recipe: "Recipe", family: "TaskFamily") -> dict[str, list["TaskPrompt"]]:
+    """What `qdc train` evaluates: for TInt, train.eval_splits with tint.eval_size prompts per task
+    (held-out tasks on ood_task); for other families, every evaluation split of the task."""
+    if recipe.task.family == "tint":
+        return family.eval_sets(recipe.seed, n=recipe.tint.eval_size, splits=recipe.train.eval_splits)
+    return family.eval_sets(recipe.seed)
 
 
 def evaluate_recipe(recipe: "Recipe", model_dir: Path, console: "Console | None" = None) -> dict[str, dict[str, float]]:
-    """{split: {task: accuracy}} over `eval_plan`, on tint.eval_size prompts each, greedy."""
-    from system.models.sft_data import eval_records
+    """{split: {task: accuracy}} of greedy answers on the family's evaluation sets."""
+    from system.models.chat import PromptFormat
+    from system.tasks import family_for
+    from system.tasks.evaluation import evaluate
 
+    family = family_for(recipe)
+    fmt = PromptFormat.for_model(model_dir, recipe.task.chat_template)
     results: dict[str, dict[str, float]] = {}
     with open_backend(recipe.train.eval_backend, model_dir, seed=recipe.seed) as backend:
-        for split, task in eval_plan(recipe):
-            records = eval_records(recipe.tint, task, split, recipe.seed)
-            res = evaluate_records(backend, records, max_new_tokens=recipe.train.eval_max_new_tokens)
-            results.setdefault(split, {})[task] = round(res.accuracy, 4)
+        for split, prompts in _train_eval_sets(recipe, family).items():
+            res = evaluate(backend, family, prompts, max_new_tokens=recipe.train.eval_max_new_tokens,
+                           prompt_text=fmt.text)
+            results[split] = {t: round(a, 4) for t, a in res.table["by_task"].items()}
             if console is not None:
-                console.print(f"  eval {split:<11} {task:<15} accuracy {res.accuracy:6.1%}  (n={res.n})")
+                for t, a in res.table["by_task"].items():
+                    n = sum(p.task == t for p in prompts)
+                    console.print(f"  eval {split:<11} {t:<15} accuracy {a:6.1%}  (n={n})")
     return results
 
 
@@ -79,28 +81,38 @@ def train_command(recipe: "Recipe", out: Path, *, force: bool = False, recipe_pa
     evaluation finished: a failed or killed run leaves DIR as it was. A non-empty DIR is replaced
     only with ``force``."""
     from system.store import atomic_write_dir
+    from system.tasks import family_for
 
     out = Path(out)
     _check_train_out(recipe, out, force, recipe_path)
-    unknown = sorted(set(recipe.train.task_weights) - set(recipe.tint.tasks))
+    family = family_for(recipe)
+    family.check()
+    unknown = sorted(set(recipe.train.task_weights) - set(family.tasks()))
     if unknown:
-        raise QdcError(f"train.task_weights: {unknown} are not in tint.tasks {recipe.tint.tasks}")
+        raise QdcError(f"train.task_weights: {unknown} are not tasks of the seed set ({', '.join(family.tasks())})")
     result: dict[str, Any] = {}
-    atomic_write_dir(out, lambda work: result.update(_train_into(recipe, work, out)))
+    atomic_write_dir(out, lambda work: result.update(_train_into(recipe, family, work, out)))
     return result
 
 
-def _train_into(recipe: "Recipe", work: Path, out: Path) -> dict[str, Any]:
+def _train_into(recipe: "Recipe", family: Any, work: Path, out: Path) -> dict[str, Any]:
     """The training run itself, writing into ``work`` (which becomes ``out``)."""
     from system.config import dump_recipe
-    from system.models.sft_data import seed_records
-    from system.store import atomic_write_json, atomic_write_text
+    from system.models.chat import PromptFormat
+    from system.store import atomic_write_dir, atomic_write_json, atomic_write_text
 
     console = _console()
     model_dir = work / "model"
     atomic_write_text(work / "recipe.yaml", dump_recipe(recipe))  # the resolved recipe, overrides applied
-    records = seed_records(recipe.tint, recipe.seed, weights=recipe.train.task_weights)
-    console.print(f"[bold]qdc train[/] {recipe.name}: {len(records)} seed records of {', '.join(recipe.tint.tasks)}; "
+    tokenizer_dir = None
+    if recipe.model.init == "scratch":
+        tokenizer_dir = work / "tokenizer"
+        tokenizer = family.scratch_tokenizer(recipe.seed, recipe.model.max_positions)
+        atomic_write_dir(tokenizer_dir, lambda tmp: tokenizer.save_pretrained(str(tmp)))
+    fmt = PromptFormat(None) if recipe.model.init == "scratch" else PromptFormat.for_model(recipe.model.path,
+                                                                                             recipe.task.chat_template)
+    records = fmt.sft_rows([r.as_sft() for r in family.seed_records(recipe.seed, weights=recipe.train.task_weights)])
+    console.print(f"[bold]qdc train[/] {recipe.name}: {len(records)} seed records of {', '.join(family.tasks())}; "
                   f"learner world_size={recipe.learner.world_size} zero_stage={recipe.learner.zero_stage}")
     t = recipe.train
     train_kwargs = {"epochs": t.epochs, "max_steps": t.max_steps, "lr": t.lr, "progress": True}
@@ -110,7 +122,7 @@ def _train_into(recipe: "Recipe", work: Path, out: Path) -> dict[str, Any]:
     if recipe.learner.world_size == 1:
         from system.models.learner import Learner
 
-        learner = Learner(recipe.learner, recipe.model, seed=recipe.seed)
+        learner = Learner(recipe.learner, recipe.model, seed=recipe.seed, tokenizer_dir=tokenizer_dir)
         params = count_parameters(learner.model)
         console.print(f"model: {type(learner.model).__name__}, {params:,} parameters")
         metrics = learner.train(records, **train_kwargs)
@@ -120,14 +132,14 @@ def _train_into(recipe: "Recipe", work: Path, out: Path) -> dict[str, Any]:
         from system.models.launch import run_ranks
 
         metrics = run_ranks(recipe.learner, recipe.model, seed=recipe.seed, records=records,
-                            train_kwargs=train_kwargs, save_dir=model_dir, show_rank0=True)
+                            train_kwargs=train_kwargs, save_dir=model_dir, show_rank0=True, tokenizer_dir=tokenizer_dir)
         params = count_parameters(load_pretrained(model_dir)[0])
         console.print(f"model: {params:,} parameters, trained as {recipe.learner.world_size} ranks")
     train_s = time.perf_counter() - start
     console.print(f"trained {metrics['steps']} steps in {metrics['runtime_s']:.0f} s "
                   f"({metrics['steps_per_s']:.2f} steps/s), final loss {metrics['final_loss']:.4f}; "
                   f"saved {out / 'model'} (in place once evaluation finishes)")
-    console.print(f"evaluating with the {t.eval_backend} backend, greedy, {recipe.tint.eval_size} prompts per task and split")
+    console.print(f"evaluating with the {t.eval_backend} backend, greedy")
     accuracy = evaluate_recipe(recipe, model_dir, console)
     atomic_write_json(work / "eval.json", accuracy)
     summary = {k: v for k, v in metrics.items() if k != "loss_history"}
@@ -140,31 +152,48 @@ def eval_command(
     model_dir: Path,
     *,
     backend: str,
-    task: str,
+    task: str | None,
     split: str,
     n: int,
     seed: int,
     out: Path | None,
+    recipe: "Recipe | None" = None,
 ) -> dict[str, Any]:
-    """Greedy exact-answer accuracy on ``n`` prompts of one task and split (default split ranges).
+    """Greedy exact-answer accuracy on ``n`` prompts of one split.
 
-    Prompts are drawn as `qdc train` draws its evaluation sets, so ``--seed`` equal to the recipe's
-    seed reproduces a line of eval.json (for recipes with the default split ranges).
+    Without a recipe: TInt prompts of ``task`` (default split ranges), drawn as `qdc train` draws its
+    evaluation sets, so ``--seed`` equal to the recipe's seed reproduces a line of eval.json. With a
+    recipe: its task family's evaluation split ``split`` (the first ``n`` prompts; ``task`` keeps one
+    task's prompts).
     """
     from system.jsonio import write_jsonl
+    from system.models.chat import PromptFormat
     from system.models.factory import check_model_dir
     from system.models.generation.registry import backend_names
-    from system.models.sft_data import EVAL_SEED_OFFSET
-    from system.tint import UnknownTaskError, get_task, sample_records, splits_for
+    from system.tasks.evaluation import DEFAULT_MAX_NEW_TOKENS, evaluate
 
     if backend not in backend_names():
         raise QdcError(f"--backend {backend!r}: unknown generation backend; known: {', '.join(backend_names())}")
-    try:
-        spec = get_task(task)
-    except UnknownTaskError as e:
-        raise QdcError(f"--task: {e}") from None
-    if split not in splits_for(spec):
-        raise QdcError(f"--split {split!r}: task {task!r} has the splits {', '.join(splits_for(spec))}")
+    if recipe is None:
+        if task is None:
+            raise QdcError("--task: a TInt task is needed without --recipe")
+        from system.tasks.tint_family import TintFamily, tint_eval_prompts
+
+        family = TintFamily.default()
+        prompts = tint_eval_prompts(task, split, n, seed)
+        chat_mode = "auto"
+    else:
+        from system.tasks import family_for
+
+        family = family_for(recipe)
+        family.check()
+        sets = family.eval_sets(seed)
+        if split not in sets:
+            raise QdcError(f"--split {split!r}: the recipe's task has the evaluation splits {', '.join(sets)}")
+        prompts = [p for p in sets[split] if task is None or p.task == task][:n]
+        if not prompts:
+            raise QdcError(f"--task {task!r}: no prompts of that task in split {split!r}")
+        chat_mode = recipe.task.chat_template
     check_model_dir(model_dir)
     if out is not None:
         from system.store import refuse_clobber
@@ -172,10 +201,10 @@ def eval_command(
         refuse_clobber({"--out": out}, [Path(model_dir)])
         if Path(out).resolve().is_relative_to(Path(model_dir).resolve()):
             raise QdcError(f"--out {out}: lies inside the model folder {model_dir}; write it elsewhere")
-    records = list(sample_records(task, split, n, seed=seed + EVAL_SEED_OFFSET))
     start = time.perf_counter()
+    fmt = PromptFormat.for_model(model_dir, chat_mode)
     with open_backend(backend, model_dir, seed=seed) as engine:
-        result: EvalResult = evaluate_records(engine, records, max_new_tokens=DEFAULT_MAX_NEW_TOKENS)
+        result = evaluate(engine, family, prompts, max_new_tokens=DEFAULT_MAX_NEW_TOKENS, prompt_text=fmt.text)
     if out is not None:
         write_jsonl(result.rows, out)
     return {"model": str(model_dir), "backend": backend, "task": task, "split": split, "n": result.n,

@@ -1,7 +1,7 @@
 """The model factory: a seeded scratch Llama from recipe sizes, or any HF causal LM folder.
 
-A scratch model is paired with the character-level TInt tokenizer; a pretrained one brings its own
-tokenizer from its folder. Checkpoints are plain ``save_pretrained`` folders (safetensors) holding
+A scratch model is paired with its task family's tokenizer (TInt's character tokenizer by default,
+a BPE trained on a dataset's seed text); a pretrained one brings its own tokenizer from its folder. Checkpoints are plain ``save_pretrained`` folders (safetensors) holding
 the model and its tokenizer, so vLLM, transformers or the next iteration load them directly.
 """
 
@@ -49,14 +49,20 @@ def llama_config(cfg: ModelConfig, tokenizer: "PreTrainedTokenizerBase") -> "Lla
     )
 
 
-def build_scratch(cfg: ModelConfig, seed: int) -> tuple["PreTrainedModel", "PreTrainedTokenizerBase"]:
-    """A new Llama with the TInt tokenizer; the same seed gives bit-identical weights."""
+def build_scratch(cfg: ModelConfig, seed: int, tokenizer_dir: str | Path | None = None
+                  ) -> tuple["PreTrainedModel", "PreTrainedTokenizerBase"]:
+    """A new Llama with the tokenizer saved in ``tokenizer_dir`` (a task family's scratch tokenizer),
+    or TInt's character tokenizer; the same seed gives bit-identical weights."""
     import torch
     from transformers import GenerationConfig, LlamaForCausalLM
 
-    from system.models.tokenizer import build_tokenizer
+    from system.models.tokenizer import build_tokenizer, load_tokenizer
 
-    tokenizer = build_tokenizer(model_max_length=cfg.max_positions)
+    if tokenizer_dir is not None:
+        tokenizer = load_tokenizer(tokenizer_dir)
+        tokenizer.model_max_length = cfg.max_positions
+    else:
+        tokenizer = build_tokenizer(model_max_length=cfg.max_positions)
     config = llama_config(cfg, tokenizer)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -115,10 +121,11 @@ def load_pretrained(
     return model, tokenizer
 
 
-def build_model(cfg: ModelConfig, seed: int) -> tuple["PreTrainedModel", "PreTrainedTokenizerBase"]:
-    """The model and tokenizer a recipe's `model:` section asks for."""
+def build_model(cfg: ModelConfig, seed: int, tokenizer_dir: str | Path | None = None
+                ) -> tuple["PreTrainedModel", "PreTrainedTokenizerBase"]:
+    """The model and tokenizer a recipe's `model:` section asks for (``tokenizer_dir``: a scratch model's)."""
     if cfg.init == "scratch":
-        return build_scratch(cfg, seed)
+        return build_scratch(cfg, seed, tokenizer_dir)
     assert cfg.path is not None  # the config validator guarantees it
     return load_pretrained(cfg.path, cfg.dtype)
 

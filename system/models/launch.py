@@ -39,6 +39,7 @@ def write_job(
     loss_records: Sequence[Mapping[str, Any]] | None = None,
     init_dir: str | Path | None = None,
     rounds: int = 1,
+    tokenizer_dir: str | Path | None = None,
 ) -> Path:
     job = {
         "learner": learner.model_dump(mode="json"),
@@ -49,6 +50,7 @@ def write_job(
         "save_dir": str(save_dir) if save_dir is not None else None,
         "loss_records": [{"prompt": r["prompt"], "completion": r["completion"]} for r in loss_records or []],
         "init_dir": str(init_dir) if init_dir is not None else None,
+        "tokenizer_dir": str(tokenizer_dir) if tokenizer_dir is not None else None,
         "rounds": rounds,
     }
     path.write_text(json.dumps(job))
@@ -69,6 +71,7 @@ def run_ranks(
     timeout_s: float = 1800.0,
     attempts: int = 2,
     show_rank0: bool = False,
+    tokenizer_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train on ``learner.world_size`` processes; returns rank 0's metrics (plus ``loss`` on
     ``loss_records`` when given). ``rounds`` > 1 repeats the train call on the same learner, as
@@ -80,7 +83,7 @@ def run_ranks(
     with tempfile.TemporaryDirectory(prefix="qdc-ranks-") as tmp:
         job = write_job(Path(tmp) / "job.json", learner=learner, model=model, seed=seed, records=records,
                         train_kwargs=train_kwargs, save_dir=save_dir, loss_records=loss_records, init_dir=init_dir,
-                        rounds=rounds)
+                        rounds=rounds, tokenizer_dir=tokenizer_dir)
         for attempt in range(attempts):
             result_path = Path(tmp) / f"result{attempt}.json"
             try:
@@ -146,6 +149,7 @@ def _rank_main(job_path: str, result_path: str) -> None:
         master_port=int(os.environ["MASTER_PORT"]),
         local_rank=int(os.environ["LOCAL_RANK"]),
         init_dir=job["init_dir"],
+        tokenizer_dir=job.get("tokenizer_dir"),
     )
     history = [learner.train(job["records"], **job["train_kwargs"]) for _ in range(job["rounds"])]
     metrics = dict(history[-1])

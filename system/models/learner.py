@@ -80,6 +80,7 @@ class Learner:
         master_port: int | None = None,
         local_rank: int | None = None,
         init_dir: str | Path | None = None,
+        tokenizer_dir: str | Path | None = None,
     ):
         import torch
 
@@ -108,7 +109,7 @@ class Learner:
         if init_dir is not None:
             self.model, self.tokenizer = load_pretrained(init_dir, model.dtype)
         else:
-            self.model, self.tokenizer = build_model(model, seed)
+            self.model, self.tokenizer = build_model(model, seed, tokenizer_dir=tokenizer_dir)
         attention = self._attention()
         if attention is not None:
             self.model.set_attn_implementation(attention)

@@ -1,4 +1,6 @@
-"""Prompt/completion records as training data: the seed set, and batches for loss evaluation."""
+"""Prompt/completion records as training data: batches for loss evaluation and length-sorted order.
+
+Which records (the seed set, replay) is the task family's business (`system.tasks`)."""
 
 from __future__ import annotations
 
@@ -8,44 +10,6 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedTokenizerBase
-
-    from system.config import TintConfig
-
-
-def task_counts(tasks: Sequence[str], total: int, weights: Mapping[str, float] | None = None) -> dict[str, int]:
-    """Split ``total`` records over ``tasks`` in proportion to ``weights`` (default: evenly)."""
-    w = [float((weights or {}).get(t, 1.0)) for t in tasks]
-    raw = [total * x / sum(w) for x in w]
-    counts = [int(r) for r in raw]
-    for i in sorted(range(len(tasks)), key=lambda i: raw[i] - counts[i], reverse=True)[: total - sum(counts)]:
-        counts[i] += 1
-    return dict(zip(tasks, counts))
-
-
-def seed_records(
-    tint: "TintConfig", seed: int, n: int | None = None, weights: Mapping[str, float] | None = None
-) -> list[dict[str, Any]]:
-    """The clean seed set: ``n`` (default tint.seed_size) ID records over tint.tasks (evenly, or in
-    proportion to ``weights``), shuffled. Evaluation sets are drawn with another seed (`eval_records`)."""
-    from system.tint import sample_records
-
-    total = n if n is not None else tint.seed_size
-    specs = tint.split_specs()
-    out: list[dict[str, Any]] = []
-    for task, count in task_counts(tint.tasks, total, weights).items():
-        out.extend(sample_records(task, "id", count, seed=seed, splits=specs))
-    random.Random(f"shuffle:{seed}").shuffle(out)
-    return out
-
-
-EVAL_SEED_OFFSET = 7919  # evaluation prompts are drawn with seed + offset, away from the seed set's
-
-
-def eval_records(tint: "TintConfig", task: str, split: str, seed: int, n: int | None = None) -> list[dict[str, Any]]:
-    from system.tint import sample_records
-
-    count = n if n is not None else tint.eval_size
-    return list(sample_records(task, split, count, seed=seed + EVAL_SEED_OFFSET, splits=tint.split_specs()))
 
 
 def completion_batches(

@@ -43,7 +43,7 @@ def few_shot(exemplars: Sequence[Mapping[str, Any]], query: Mapping[str, Any], c
 
 def base_training_set(recipe: "Recipe", seed: int) -> list[Record]:
     """Clean few-shot sequences over base_tasks (evenly), shuffled."""
-    from system.models.sft_data import task_counts
+    from system.tasks.tint_family import task_counts
     from system.tint import sample_records
 
     cfg = recipe.probe.prompt

@@ -30,7 +30,7 @@ def cell_learner_config(recipe: "Recipe", threads: int) -> Any:
 def clean_eval_sets(recipe: "Recipe", task: str, splits: Sequence[str]) -> dict[str, list[Record]]:
     """The fixed clean evaluation prompts of ``task``: recipe.probe.eval_n per split the task has,
     drawn from the recipe seed (not the cell's), so every cell and repeat is judged on the same prompts."""
-    from system.models.sft_data import eval_records
+    from system.tasks.tint_family import eval_records
     from system.tint import get_task, splits_for
 
     available = splits_for(get_task(task))
@@ -39,24 +39,20 @@ def clean_eval_sets(recipe: "Recipe", task: str, splits: Sequence[str]) -> dict[
 
 def judge(records: Sequence[Mapping[str, Any]], completions: Sequence[str]) -> dict[str, Any]:
     """Exact-answer accuracy, mean step validity and the share of fully valid traces."""
-    from system.tint import verify
+    from system.tasks.evaluation import accuracy_table
+    from system.tasks.tint_family import TintFamily, tint_prompt
 
-    verdicts = [verify(r["task"], r["input"], text) for r, text in zip(records, completions, strict=True)]
-    n = len(verdicts)
-    by_length: dict[int, list[bool]] = {}
-    for r, v in zip(records, verdicts):
-        by_length.setdefault(len(r["input"]), []).append(v.answer_correct)
-    return {
-        "n": n,
-        "accuracy": sum(v.answer_correct for v in verdicts) / n if n else 0.0,
-        "steps_valid": sum(v.steps_valid for v in verdicts) / n if n else 0.0,
-        "valid_trace": sum(v.steps_valid == 1.0 and v.chain_consistent for v in verdicts) / n if n else 0.0,
-        "by_length": {str(k): sum(xs) / len(xs) for k, xs in sorted(by_length.items())},
-    }
+    prompts = [tint_prompt(r, str(i)) for i, r in enumerate(records)]
+    verdicts = TintFamily.default().verify(prompts, completions)
+    table = accuracy_table(prompts, verdicts)
+    n = table["n"]
+    valid = sum(v.signals["steps_valid"] == 1.0 and bool(v.signals["chain_consistent"]) for v in verdicts)
+    return {"n": n, "accuracy": table["accuracy"], "steps_valid": table.get("steps_valid", 0.0),
+            "valid_trace": valid / n if n else 0.0, "by_length": table["by_level"]}
 
 
 def greedy(backend: "GenerationBackend", prompts: Sequence[str], max_new_tokens: int) -> list[str]:
-    from system.models.evaluation import greedy_completions
+    from system.tasks.evaluation import greedy_completions
 
     return greedy_completions(backend, list(prompts), max_new_tokens)
 

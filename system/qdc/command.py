@@ -53,10 +53,17 @@ def record_problem(record: dict[str, Any], *, tint: bool, text_field: str, quali
     if quality_field is not None and not finite_number(record.get(quality_field)):
         return f"needs a finite number in field {quality_field!r} (--quality-field), has {short(record.get(quality_field))}"
     if tint:
-        problem = tint_problem(record)
+        problem = _tint_family().row_problem(record, text_field)
+        problem = f"not a TInt record: {problem}" if problem is not None else tint_problem(record, text_field)
         if problem is not None:
             return f"{problem} (the file holds TInt records, so every record must be one)"
     return None
+
+
+def _tint_family() -> Any:
+    from system.tasks.tint_family import TintFamily
+
+    return TintFamily.default()
 
 
 def _unit(flag: str, value: float | None, hi: float) -> float | None:
@@ -99,6 +106,11 @@ def filter_command(path: Path, *, strategy: str, budget: int, text_field: str = 
         raise QdcError(f"--budget {budget} is more than the {len(good)} records in {path}{kept}")
     labels = [f"{path}:{lineno}" for lineno, _ in good]
     records = [record for _, record in good]
+    judged = records
+    if tint:  # the TInt family judges every record once; the scorers read its verdict columns
+        from system.tasks.verdicts import judge_candidates
+
+        judged = judge_candidates(_tint_family(), records, text_field)
     if quality_field is not None:
         source = f"field {quality_field!r}"
     else:
@@ -108,7 +120,7 @@ def filter_command(path: Path, *, strategy: str, budget: int, text_field: str = 
         quality_scorers=dict(DEFAULT_QUALITY) if tint else {"uniform": 1.0},
         complexity_scorers=dict(DEFAULT_COMPLEXITY) if tint else {"text_length": 1.0}, **knobs,
     )
-    selection = QDCFilter(config).select(records, budget, seed, labels=labels)
+    selection = QDCFilter(config).select(judged, budget, seed, labels=labels)
     summary = {"input": str(path), "text_field": text_field, "quality": source, "tint_records": tint,
                **({"quality_rescaling": FieldQuality.RESCALING} if quality_field is not None else {}),
                "skipped": {"count": len(skipped), "lines": skipped[:1000]},

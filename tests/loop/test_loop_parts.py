@@ -10,8 +10,8 @@ import torch
 
 from actors.calls import shard
 from system.loop.config import CurriculumConfig
-from system.loop.curriculum import first_frontier, first_frontiers, iteration_prompts, next_frontier, next_frontiers
-from system.loop.iteration import kept_fraction, kept_fraction_by_task, training_set
+from system.tasks.tint_curriculum import first_frontier, first_frontiers, iteration_prompts, next_frontier, next_frontiers
+from system.loop.iteration import kept_fraction, kept_fraction_by_key, training_set
 from system.loop.seeds import stage_seed
 from system.loop.sync import WeightBlob, WeightSyncError, pack_state, unpack_state
 from system.store import RunDir, RunDirError, atomic_write_dir
@@ -118,8 +118,9 @@ def test_kept_fraction_counts_prompts() -> None:
     cands = [{"prompt_id": p, "task": t} for p, t in [("a", "sum"), ("a", "sum"), ("b", "sum"), ("b", "sum"),
                                                       ("c", "max")]]
     assert kept_fraction(cands, [0, 1, 2]) == pytest.approx(2 / 3)
-    assert kept_fraction_by_task(cands, [0, 1, 2]) == {"max": 0.0, "sum": 1.0}
-    assert kept_fraction_by_task(cands, [4]) == {"max": 1.0, "sum": 0.0}
+    keys = [c["task"] for c in cands]
+    assert kept_fraction_by_key(cands, keys, [0, 1, 2]) == {"max": 0.0, "sum": 1.0}
+    assert kept_fraction_by_key(cands, keys, [4]) == {"max": 1.0, "sum": 0.0}
 
 
 def test_weight_blob_checksum_is_verified() -> None:

@@ -13,7 +13,7 @@ from system.config import TintConfig
 from system.models.config import LearnerConfig, ModelConfig
 from system.models.distributed import DistributedSetupError, clear_stale_locks, extensions_dir
 from system.models.launch import run_ranks
-from system.models.sft_data import seed_records
+from system.tasks.tint_family import seed_records
 
 TINY = ModelConfig(hidden=64, layers=2, heads=2, intermediate=128)
 STEPS = 6

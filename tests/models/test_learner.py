@@ -11,7 +11,8 @@ import torch
 from system.config import TintConfig
 from system.models.config import LearnerConfig, ModelConfig
 from system.models.learner import Learner, LearnerError
-from system.models.sft_data import completion_batches, seed_records
+from system.models.sft_data import completion_batches
+from system.tasks.tint_family import seed_records
 
 TINY = ModelConfig(hidden=64, layers=2, heads=2, intermediate=128)
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from system.config import load_recipe
-from system.models.evaluation import greedy_completions
-from system.models.sft_data import eval_records
+from system.tasks.evaluation import greedy_completions
+from system.tasks.tint_family import eval_records
 from system.tint import verify
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -50,4 +50,8 @@ def tint_candidates(k: int = 4, prompts_per_task: int = 25, seed: int = 0) -> li
 
 @pytest.fixture(scope="session")
 def tint_records() -> list[dict]:
-    return tint_candidates()
+    """The candidates with the TInt family's verdict columns, as the loop's filter stage scores them."""
+    from system.tasks.tint_family import TintFamily
+    from system.tasks.verdicts import judge_candidates
+
+    return judge_candidates(TintFamily.default(), tint_candidates())

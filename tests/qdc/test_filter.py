@@ -62,7 +62,7 @@ def test_bad_requests_are_clear_errors(tint_records: list[dict]) -> None:
         f.select([], 1)
     with pytest.raises(QdcError, match="budget 301 is outside 1..300"):
         f.select(tint_records, 301)
-    with pytest.raises(ScorerInputError, match="record 1 has no 'input'"):
+    with pytest.raises(ScorerInputError, match="verdict column 'answer_correct'.*record 1 has none"):
         f.select([tint_records[0], {"task": "sum", "completion": " #1"}], 1)
     generic = [{"text": "a b"}, {"text": "c"}]
     cfg = FilterConfig(strategy="top_quality", text_field="text", quality_scorers={"uniform": 1.0},

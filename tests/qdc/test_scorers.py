@@ -10,10 +10,20 @@ import pytest
 from system.qdc.batch import CandidateBatch, ScorerInputError
 from system.qdc.config import FilterConfig
 from system.qdc.scoring import SCORERS, score_columns
+from system.tasks.tint_family import TintFamily
+from system.tasks.verdicts import judge_rows
 from system.tint import verify
 
 
+def judged(records: list[dict]) -> list[dict]:
+    """TInt records with the family's verdict columns, as the filter stage stores them."""
+    family = TintFamily.default()
+    return [{**r, **v.columns()} for r, v in zip(records, judge_rows(family, records))]
+
+
 def column(name: str, records: list[dict], **config: object) -> np.ndarray:
+    if records and all(TintFamily.default().row_problem(r) is None for r in records):
+        records = judged(records)
     return SCORERS.get(name).from_config(FilterConfig(**config)).score(CandidateBatch(records))
 
 
@@ -96,18 +106,18 @@ def test_complexity_scorers() -> None:
 
 
 def test_missing_inputs_name_the_field_and_record() -> None:
-    broken = [rec([1, 2], " 1+2=3 #3"), {"task": "sum", "completion": " 1+2=3 #3"}]
-    with pytest.raises(ScorerInputError, match=r"TInt verifier needs TInt records .*record 1 has no 'input'"):
+    broken = judged([rec([1, 2], " 1+2=3 #3")]) + [{"task": "sum", "completion": " 1+2=3 #3"}]
+    with pytest.raises(ScorerInputError, match=r"verdict column 'answer_correct'.*record 1 has none"):
         column("answer_correct", broken)
-    with pytest.raises(ScorerInputError, match="record 0 has task 'sqrt'"):
-        column("chain_consistent", [rec([4], " #2", task="sqrt")])
-    with pytest.raises(ScorerInputError, match="needs field 'completion'"):
+    assert TintFamily.default().row_problem(rec([4], " #2", task="sqrt")).startswith("has task 'sqrt'")
+    assert TintFamily.default().row_problem({"task": "sum", "completion": "x"}) == "has no 'input'"
+    with pytest.raises(ScorerInputError, match="verdict column 'trace_steps'.*record 0 has none"):
         column("trace_steps", [{"text": "x"}])
 
 
 def test_combined_columns_are_weighted_means_in_unit_range(tint_records: list[dict]) -> None:
     cfg = FilterConfig()
-    cols = score_columns(CandidateBatch(tint_records), cfg.quality_weights(), dict(cfg.complexity_scorers), cfg)
+    cols = score_columns(CandidateBatch(judged(tint_records)), cfg.quality_weights(), dict(cfg.complexity_scorers), cfg)
     expected_q = (cols["answer_correct"] + cols["chain_consistent"] + cols["steps_valid"]) / 3
     assert np.allclose(cols["quality"], expected_q)
     for name in ("quality", "complexity"):

@@ -1,6 +1,9 @@
-"""Complexity scorers: non-negative magnitudes (the combination divides each by its batch maximum)."""
+"""Complexity scorers: non-negative magnitudes (the combination divides each by its batch maximum).
+The family-specific ones read the measures the task family wrote with its verdicts."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 
@@ -8,49 +11,62 @@ from system.qdc.batch import CandidateBatch
 from system.qdc.scoring.base import SCORERS, Scorer
 
 
-@SCORERS.register("trace_steps")
-class TraceSteps(Scorer):
-    """Number of segments in the completion's trace (steps written before the answer)."""
+class VerdictMagnitude(Scorer):
+    """A complexity measure the task family wrote with its verdict."""
 
     kind = "complexity"
-    fields = "completion"
+    column: ClassVar[str]
 
     def score(self, batch: CandidateBatch) -> np.ndarray:
-        return np.array([float(len(p.steps)) for p in batch.parsed])
+        return np.maximum(np.array(batch.verdict_column(self.column, f"scorer {self.name!r}")), 0.0)
+
+
+@SCORERS.register("trace_steps")
+class TraceSteps(VerdictMagnitude):
+    """TInt: number of segments in the completion's trace (steps written before the answer)."""
+
+    fields = "trace_steps"
+    column = "trace_steps"
 
 
 @SCORERS.register("list_length")
-class ListLength(Scorer):
-    """Length of the input list."""
+class ListLength(VerdictMagnitude):
+    """TInt: length of the input list."""
 
-    kind = "complexity"
-    fields = "input"
-
-    def score(self, batch: CandidateBatch) -> np.ndarray:
-        return np.array([float(len(values)) for _, values, _ in batch.tint(f"scorer {self.name!r}")])
+    fields = "list_length"
+    column = "list_length"
 
 
 @SCORERS.register("digits")
-class Digits(Scorer):
-    """Mean number of decimal digits of the input numbers."""
+class Digits(VerdictMagnitude):
+    """TInt: mean number of decimal digits of the input numbers."""
 
-    kind = "complexity"
-    fields = "input"
-
-    def score(self, batch: CandidateBatch) -> np.ndarray:
-        rows = batch.tint(f"scorer {self.name!r}")
-        return np.array([sum(len(str(abs(v))) for v in values) / len(values) for _, values, _ in rows])
+    fields = "digits"
+    column = "digits"
 
 
 @SCORERS.register("op_mix")
-class OpMix(Scorer):
-    """Number of distinct operators in the trace (a sum uses one, a median's sort-and-average several)."""
+class OpMix(VerdictMagnitude):
+    """TInt: number of distinct operators in the trace (a sum uses one, a median's sort-and-average several)."""
 
-    kind = "complexity"
-    fields = "completion"
+    fields = "op_mix"
+    column = "op_mix"
 
-    def score(self, batch: CandidateBatch) -> np.ndarray:
-        return np.array([float(len({s.op for s in p.steps if s is not None})) for p in batch.parsed])
+
+@SCORERS.register("level")
+class Level(VerdictMagnitude):
+    """The prompt's curriculum level (TInt: list length; dataset: difficulty)."""
+
+    fields = "level"
+    column = "level"
+
+
+@SCORERS.register("solution_lines")
+class SolutionLines(VerdictMagnitude):
+    """Dataset: non-empty lines of the completion (a worked solution's steps)."""
+
+    fields = "solution_lines"
+    column = "solution_lines"
 
 
 @SCORERS.register("text_length")

@@ -1,7 +1,8 @@
-"""Quality scorers, each in [0, 1]: the TInt verifier, majority agreement, the generator's log-prob,
-a numeric field of the record, or nothing (uniform).
+"""Quality scorers, each in [0, 1]: the task family's verdict (its quality, exact answer, TInt's step
+checks), majority agreement, the generator's log-prob, a numeric field of the record, or nothing
+(uniform). Verdict columns are computed once per candidate by the task family (`system.tasks`).
 
-The verifier's chain consistency checks every operand against the prompt's numbers and earlier
+TInt's chain consistency checks every operand against the prompt's numbers and earlier
 results. That is the signal that lets self-improvement work: majority vote plus internal
 consistency keeps consistent traces built on a miscopied number, and the model learns its own
 copying errors.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -22,54 +23,69 @@ if TYPE_CHECKING:
     from system.qdc.config import FilterConfig
 
 
-@SCORERS.register("answer_correct")
-class AnswerCorrect(Scorer):
-    """1 if the completion's final answer is the task's true answer on the record's input."""
+class VerdictColumn(Scorer):
+    """A column of the task family's verdict, read as a number in [0, 1]."""
 
     kind = "quality"
-    fields = "task, input, completion"
+    column: ClassVar[str]
 
     def score(self, batch: CandidateBatch) -> np.ndarray:
-        return np.array([float(v.answer_correct) for v in batch.verdicts])
+        return np.clip(np.array(batch.verdict_column(self.column, f"scorer {self.name!r}")), 0.0, 1.0)
+
+
+@SCORERS.register("verifier")
+class VerifierQuality(VerdictColumn):
+    """The task family's verdict quality (a dataset verifier's score; TInt: mean of exact answer, chain
+    consistency and step validity)."""
+
+    fields = "verdict_quality"
+    column = "verdict_quality"
+
+
+@SCORERS.register("answer_correct")
+class AnswerCorrect(VerdictColumn):
+    """1 if the completion's final answer is the reference answer."""
+
+    fields = "answer_correct"
+    column = "answer_correct"
 
 
 @SCORERS.register("steps_valid")
-class StepsValid(Scorer):
-    """Fraction of the trace's segments that are steps with correct arithmetic."""
+class StepsValid(VerdictColumn):
+    """TInt: fraction of the trace's segments that are steps with correct arithmetic."""
 
-    kind = "quality"
-    fields = "task, input, completion"
-
-    def score(self, batch: CandidateBatch) -> np.ndarray:
-        return np.array([v.steps_valid for v in batch.verdicts])
+    fields = "steps_valid"
+    column = "steps_valid"
 
 
 @SCORERS.register("chain_consistent")
-class ChainConsistent(Scorer):
-    """1 if every operand is grounded: a number of the prompt (or a task constant) or an earlier result."""
+class ChainConsistent(VerdictColumn):
+    """TInt: 1 if every operand is grounded: a number of the prompt (or a task constant) or an earlier result."""
 
-    kind = "quality"
-    fields = "task, input, completion"
-
-    def score(self, batch: CandidateBatch) -> np.ndarray:
-        return np.array([float(v.chain_consistent) for v in batch.verdicts])
+    fields = "chain_consistent"
+    column = "chain_consistent"
 
 
 @SCORERS.register("majority")
 class MajorityAgreement(Scorer):
-    """Share of the prompt's k samples that give the same final answer (0 if the answer does not parse).
+    """Share of the prompt's k samples that give the same final answer (0 if no answer was extracted).
 
-    Samples are grouped by ``prompt_id``, or by ``prompt`` text when no record has a prompt_id.
+    Samples are grouped by ``prompt_id``, or by ``prompt`` text when no record has a prompt_id; answers
+    are the verdicts' ``extracted_answer``.
     """
 
     kind = "quality"
-    fields = "completion, prompt_id (or prompt)"
+    fields = "extracted_answer, prompt_id (or prompt)"
 
     def score(self, batch: CandidateBatch) -> np.ndarray:
         has_id = any("prompt_id" in r for r in batch.records)
         keys = batch.values("prompt_id" if has_id else "prompt", f"scorer {self.name!r}")
         keys = [k if isinstance(k, (str, int, float)) else repr(k) for k in keys]
-        answers = [p.answer for p in batch.parsed]
+        for i, r in enumerate(batch.records):
+            if "extracted_answer" not in r:
+                raise ScorerInputError(f"scorer {self.name!r} reads the verdict column 'extracted_answer', which the "
+                                       f"task family writes when it judges the candidates; {batch.where(i)} has none")
+        answers = [r["extracted_answer"] for r in batch.records]
         per_prompt = Counter(keys)
         votes = Counter((k, a) for k, a in zip(keys, answers) if a is not None)
         return np.array([votes[(k, a)] / per_prompt[k] if a is not None else 0.0 for k, a in zip(keys, answers)])

@@ -1,4 +1,5 @@
-"""Which prompts each iteration samples: each task's frontier length, and when it moves up.
+"""TInt's curriculum: which prompts each iteration samples (each task's frontier length) and when
+the frontier moves up.
 
 Every task has its own frontier: tasks differ in how soon the model solves longer lists (``max``
 long before ``sum``), and a shared frontier would move on as soon as the easiest task is solved,
