@@ -14,7 +14,7 @@ import pytest
 
 import system.store as store
 from system.errors import QdcError
-from system.integrity import RunLock, RunLockedError, find_damage, record_stage, remove_strays, roll_back
+from system.integrity import RunLock, RunLockedError, find_damage, remove_strays, roll_back
 from system.store import RunDir, atomic_write_dir, atomic_write_files, recover_swaps, replace_dir, swap_backup
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,14 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from system.errors import InputFileError, QdcError
+from system.errors import InputFileError, QdcError, short
 from system.jsonio import dumps_jsonl, read_jsonl_numbered, write_jsonl
 from system.qdc.config import DEFAULT_COMPLEXITY, DEFAULT_QUALITY, FilterConfig
 from system.qdc.filter import QDCFilter
 from system.qdc.scoring.quality import FieldQuality
 from system.qdc.strategies import STRATEGIES
 from system.store import atomic_write_files, refuse_clobber
-from system.tint.records import has_tint_keys, short, tint_problem
 
 UNIFORM = "uniform (no --quality-field, and no record has the TInt fields 'task' and 'input')"
 
@@ -31,9 +30,9 @@ def summary_path(out: Path) -> Path:
 
 
 def is_tint_data(records: list[dict[str, Any]]) -> bool:
-    """The file is TInt data when any record carries the TInt fields; every record must then be a
-    valid TInt record. (One rule, so that it can move behind a task family's interface.)"""
-    return any(has_tint_keys(r) for r in records)
+    """The file is TInt data when any record carries the TInt fields (task and input); every record
+    must then be a valid TInt record (`record_problem`, through the TInt family's row_problem)."""
+    return any(r.get("task") is not None and r.get("input") is not None for r in records)
 
 
 def finite_number(v: object) -> bool:
@@ -54,9 +53,8 @@ def record_problem(record: dict[str, Any], *, tint: bool, text_field: str, quali
         return f"needs a finite number in field {quality_field!r} (--quality-field), has {short(record.get(quality_field))}"
     if tint:
         problem = _tint_family().row_problem(record, text_field)
-        problem = f"not a TInt record: {problem}" if problem is not None else tint_problem(record, text_field)
         if problem is not None:
-            return f"{problem} (the file holds TInt records, so every record must be one)"
+            return f"not a TInt record: {problem} (the file holds TInt records, so every record must be one)"
     return None
 
 

@@ -199,7 +199,9 @@ class TintFamily(TaskFamily):
             return "has an 'input' that is not a list of integers"
         if not isinstance(row[text_field], str):
             return f"has a {text_field!r} that is not text"
-        return None
+        from system.tint.records import runnable_problem
+
+        return runnable_problem(row["task"], values)  # arity, step limit, values the task's steps can take
 
     def prompt_of(self, row: Mapping[str, Any]) -> TaskPrompt:
         """Any row with a registered ``task`` and an integer ``input`` list (the rest is optional)."""

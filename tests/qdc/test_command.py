@@ -143,7 +143,7 @@ def test_one_malformed_tint_record_is_an_error_not_a_switch_to_uniform_quality(t
     records[3] = {**records[3], "task": "nosuchtask"}
     src = write_jsonl(tmp_path / "in.jsonl", records)
     done = qdc(src, "--strategy", "top_quality", "--budget", 4)
-    one_line_error(done, f"{src}:4: unknown TInt task 'nosuchtask'", "--skip-bad")
+    one_line_error(done, f"{src}:4: not a TInt record: has task 'nosuchtask'", "--skip-bad")
     clean = [r for r in records if r["task"] != "nosuchtask" and not r["noise"]["noised"]]
     assert len(clean) == 3 and len(records) - len(clean) == 5
     done = qdc(src, "--strategy", "top_quality", "--budget", 3, "--skip-bad")
