@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -45,6 +44,7 @@ from system.errors import QdcError
 from system.models.config import LearnerConfig, ModelConfig
 from system.models.distributed import RankEnv, build_deepspeed_ops, cpu_threads, free_port
 from system.models.teardown import release_trainer
+from system.models.weights import layer_groups
 
 if TYPE_CHECKING:
     import torch
@@ -319,7 +319,8 @@ class Learner:
 
     def weight_names(self) -> list[tuple[str, tuple[int, ...], "torch.dtype"]]:
         """(name, full shape, dtype) of every tensor `named_weights` yields, in its order; gathers nothing."""
-        return [(name, tuple(getattr(t, "ds_shape", t.shape)), t.dtype) for name, t in self._unique_weights()]
+        return [(name, tuple(getattr(t, "ds_shape", t.shape)), t.dtype) for group in self._weight_groups()
+                for name, t in group]
 
     def named_weights(self, device: "torch.device | str | None" = "cpu",
                       dtype: "torch.dtype | None" = None) -> "Iterator[tuple[str, torch.Tensor]]":
@@ -329,25 +330,23 @@ class Learner:
         ``device``/``dtype`` convert on the way out (None keeps the parameter's own device)."""
         import torch
 
-        weights = self._unique_weights()
-        for group in map(set, layer_groups([name for name, _ in weights])):
-            members = [(name, t) for name, t in weights if name in group]
-            with self._gathered([t for _, t in members if isinstance(t, torch.nn.Parameter)]):
+        for group in self._weight_groups():
+            with self._gathered([t for _, t in group if isinstance(t, torch.nn.Parameter)]):
                 out = []
-                for name, t in members:
+                for name, t in group:
                     cast = dtype if dtype is not None and t.is_floating_point() else None
                     out.append((name, t.detach().to(device=device or t.device, dtype=cast, copy=True)))
             yield from out
 
-    def _unique_weights(self) -> "list[tuple[str, torch.Tensor]]":
+    def _weight_groups(self) -> "list[list[tuple[str, torch.Tensor]]]":
+        """The model's tensors (parameters and persistent buffers, tied ones once) grouped by decoder layer."""
         seen: set[int] = set()
-        out = []
+        unique: dict[str, torch.Tensor] = {}
         for name, t in self.model.state_dict(keep_vars=True).items():
-            if id(t) in seen:
-                continue
-            seen.add(id(t))
-            out.append((name, t))
-        return out
+            if id(t) not in seen:
+                seen.add(id(t))
+                unique[name] = t
+        return [[(name, unique[name]) for name in group] for group in layer_groups(unique)]
 
     def save(self, out: str | Path) -> Path | None:
         """Write a save_pretrained folder (safetensors + tokenizer) from rank 0. Collective."""
@@ -397,21 +396,6 @@ class Learner:
             dist.barrier()
             dist.destroy_process_group()
         self._workdir.cleanup()
-
-
-_LAYER_INDEX = re.compile(r"^(.*?)\.(\d+)\.")
-
-
-def layer_groups(names: Sequence[str]) -> list[list[str]]:
-    """Weight names grouped by decoder layer (``model.layers.7.mlp.up_proj.weight`` -> layer 7), in
-    first-appearance order; names outside the layer stack (embeddings, final norm, head) form one group
-    each side of it. The unit in which ZeRO-3 weights are gathered for sending."""
-    groups: dict[str, list[str]] = {}
-    for name in names:
-        m = _LAYER_INDEX.match(name)
-        key = f"{m.group(1)}.{m.group(2)}" if m else ("<after>" if groups else "<before>")
-        groups.setdefault(key, []).append(name)
-    return list(groups.values())
 
 
 @contextlib.contextmanager
