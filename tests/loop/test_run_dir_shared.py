@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,8 +48,11 @@ def test_look_tells_missing_foreign_and_seen_probes(tmp_path: Path) -> None:
     assert "different disk" in look(str(tmp_path), token, "10.0.0.7").problem
 
 
-def _start(cmd: list[str], log: Path) -> subprocess.Popen:
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+def _start(cmd: list[str], log: Path, ray_tmp: str) -> subprocess.Popen:
+    # A temp dir of this cluster's own: `ray start` records the cluster's address there, and in the
+    # machine-wide default (/tmp/ray) that record would make every later plain `ray.init()` on the
+    # machine try to join this cluster. (Short: Ray's socket paths must fit in 107 bytes.)
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_TMPDIR": ray_tmp}
     return subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
 
@@ -74,19 +78,20 @@ def two_node_cluster(tmp_path: Path):
     hidden = tmp_path / "node_local"
     hidden.mkdir()
     port = free_port()
+    ray_tmp = tempfile.mkdtemp(prefix="qdcray-", dir="/tmp")
     common = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--disable-usage-stats", "--block"]
-    head = _start([RAY, "start", "--head", "--port", str(port), "--include-dashboard", "false", *common],
-                  tmp_path / "head.log")
+    head = _start([RAY, "start", "--head", "--port", str(port), "--include-dashboard", "false", "--temp-dir",
+                   ray_tmp, *common], tmp_path / "head.log", ray_tmp)
     nodes = [head]
     try:
         deadline = time.monotonic() + 120
         while subprocess.run([RAY, "status", "--address", f"127.0.0.1:{port}"], capture_output=True,
-                             env={**os.environ, "RAY_AUTH_MODE": "disabled"}).returncode != 0:
+                             env={**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_TMPDIR": ray_tmp}).returncode != 0:
             assert time.monotonic() < deadline and head.poll() is None, (tmp_path / "head.log").read_text()[-2000:]
             time.sleep(1)
         script = (f"hostname hidden-node && mount -t tmpfs tmpfs {hidden} && "
                   f"exec {RAY} start --address 127.0.0.1:{port} {' '.join(common)}")
-        nodes.append(_start([*prefix, "sh", "-c", script], tmp_path / "worker.log"))
+        nodes.append(_start([*prefix, "sh", "-c", script], tmp_path / "worker.log", ray_tmp))
         os.environ["RAY_AUTH_MODE"] = "disabled"
         ray.init(address=f"127.0.0.1:{port}", log_to_driver=False)
         while len([n for n in ray.nodes() if n["Alive"]]) < 2:
@@ -98,6 +103,7 @@ def two_node_cluster(tmp_path: Path):
             ray.shutdown()
         for node in reversed(nodes):
             _stop(node)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
 @pytest.mark.slow

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from system.errors import QdcError
 from system.models.generation.base import Generation, GenerationBackend, Sample, SamplingSpec, Weights
+from system.models.weights import WeightTransferError
 
 if TYPE_CHECKING:
     from system.models.config import GeneratorConfig
@@ -43,8 +44,8 @@ CHUNK_BACKEND = "qdc_chunks"  # registered in the workers by system.models.vllm_
 ENGINE_SHUTDOWN_S = 60.0
 
 
-class WeightSyncError(QdcError):
-    """The engine's workers did not take the weights that were sent."""
+# The engine's workers did not take the weights that were sent (one error type for every sync path).
+WeightSyncError = WeightTransferError
 
 
 class VLLMBackend(GenerationBackend):
