@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 import ray
@@ -45,12 +44,13 @@ class GeneratorActor:
         return sent.tensors, sent.nbytes
 
     def load_checkpoint(self, model_dir: str) -> str:
-        self.backend.load_checkpoint(Path(model_dir) if Path(model_dir).is_absolute() else model_dir)
+        self.backend.load_checkpoint(model_dir)  # a folder, or a hub id (a run that has not trained yet)
         self.weights_version = str(model_dir)
         return self.weights_version
 
     # -- vLLM's weight-transfer engine (nccl): driven by learner rank 0 ---------------------------
     def transfer_init(self, init_info: dict[str, Any]) -> bool:
+        self.backend.transfer_shutdown()  # a group built anew (after a generator restart) replaces the old one
         self.backend.transfer_init(init_info)
         return True
 

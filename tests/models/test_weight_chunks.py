@@ -116,3 +116,21 @@ def test_assembler_counts_what_it_verified() -> None:
     assembler = ChunkAssembler()
     got = [name for c in chunks for name, _ in assembler.add(c)]
     assert got == ["a", "b"] and assembler.tensors == 2 and assembler.nbytes == sum(c.nbytes for c in chunks)
+
+
+def test_the_nccl_source_declares_what_it_sends() -> None:
+    """vLLM's NCCL trainer engine sizes the workers' receive buffers from the source's metadata and checks
+    every sent tensor against it (`_checked_iter`): run that check on the learner's source here, on CPU."""
+    pytest.importorskip("vllm")
+    from vllm.distributed.weight_transfer.nccl_engine import NCCLTrainerWeightTransferEngine
+
+    from system.models.learner import Learner
+    from system.models.nccl_sync import learner_source
+
+    learner = Learner(LearnerConfig(batch_size=16), TINY, seed=3)
+    source = learner_source(learner, torch.bfloat16)
+    meta = source.metadata()
+    sent = list(NCCLTrainerWeightTransferEngine._checked_iter(source, meta))
+    assert [m.name for m in meta] == [n for n, _ in learner.named_weights()] == [n for n, _ in sent]
+    assert all(t.dtype == torch.bfloat16 for _, t in sent) and len(sent) == len(meta) > 0
+    learner.close()
