@@ -81,3 +81,13 @@ def test_sync_mode_follows_the_hardware() -> None:
     assert sync_mode(GeneratorConfig(backend="vllm", weight_sync="object_store"), 1, 1) == "object_store"
     with pytest.raises(ValidationError, match="weight_sync"):
         GeneratorConfig(backend="hf", weight_sync="nccl")
+
+
+def test_hub_ids_pass_through_and_local_paths_are_checked(tmp_path) -> None:
+    from system.models.factory import CheckpointError, model_source
+
+    assert model_source("Qwen/Qwen2.5-0.5B") == "Qwen/Qwen2.5-0.5B"  # generators take hub ids like learners
+    with pytest.raises(CheckpointError, match="not found"):
+        model_source(tmp_path / "missing")
+    with pytest.raises(CheckpointError, match="not found"):
+        model_source("./runs/missing-model")
