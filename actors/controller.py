@@ -329,10 +329,11 @@ class LoopController:
     def _sync_nccl(self, version: str) -> None:
         """vLLM's weight-transfer engine: learner rank 0 broadcasts into every generator's workers over NCCL."""
         assert self.learners is not None and self.generators is not None
+        deadline = time.monotonic() + self.timeouts.sync
         g = self.recipe.generator
-        if not self.learners.transfer_open:
+        if not self.learners.transfer_open:  # once per run (again after a generator restart)
             self.learners.open_transfer(self.generators.actors, g.tensor_parallel_size, g.dtype, self.timeouts.sync)
-        self.learners.send_transfer(version, self.timeouts.sync)
+        self.learners.send_transfer(version, max(1.0, deadline - time.monotonic()))
 
     def _evaluate(self, i: int, timer: Timer, wall_start: float, frontiers: dict[str, int] | None) -> None:
         r, run = self.recipe, self.run

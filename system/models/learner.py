@@ -141,12 +141,14 @@ class Learner:
 
             from system.models.memory import ModelShape, sequences_that_fit
 
-            free, _ = torch.cuda.mem_get_info(self.device)
+            # The GPU's total memory, not what is free this instant: every rank must reach the same split
+            # (a different accumulation on one rank would desynchronize the group), and GPUs of one kind agree.
+            total = torch.cuda.get_device_properties(self.device).total_memory
             shape = ModelShape.of(self.model)
             act_bytes = 2 if c.dtype == "bfloat16" or shape.param_bytes == 2 else 4
-            fits = sequences_that_fit(shape, free_bytes=free, max_length=c.max_length, zero_stage=c.zero_stage,
+            fits = sequences_that_fit(shape, free_bytes=total, max_length=c.max_length, zero_stage=c.zero_stage,
                                       world_size=self.world_size, act_bytes=act_bytes,
-                                      checkpointing=c.checkpointing(True))
+                                      checkpointing=c.checkpointing(True), weights_resident=False)
         micro = c.micro_batch_size(fits)
         if micro < 1:
             raise LearnerError(

@@ -89,9 +89,9 @@ def sequences_that_fit(
 ) -> int:
     """Sequences of ``max_length`` tokens one rank can run forward and backward at once (0 if none).
 
-    ``free_bytes`` is what the GPU has free now; with ``weights_resident`` the model's weights are
-    already on the GPU (counted out of ``free_bytes``), so only gradients and optimizer state are
-    still to come.
+    ``free_bytes`` is the memory training may have (the learner passes the GPU's total, the same on
+    every rank of a group of like GPUs); with ``weights_resident`` the model's weights are already
+    counted out of it, so only gradients and optimizer state are still to come.
     """
     state = training_state_bytes(shape, zero_stage, world_size)
     if weights_resident:
