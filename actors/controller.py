@@ -27,6 +27,8 @@ from system.loop.evaluation import metrics_row
 from system.loop.iteration import expand_candidates, kept_fraction, kept_fraction_by_key, pass_at_k, training_set
 from system.loop.progress import Progress
 from system.loop.seeds import stage_seed
+from system.loop.shared_dir import Sighting, blind_nodes_message, look, remove_probe, write_probe
+from system.loop.sync import sync_mode
 from system.loop.tensorboard import log_row
 from system.models.chat import PromptFormat
 from system.models.generation.base import Generation, SamplingSpec
@@ -34,6 +36,16 @@ from system.store import RunDir
 from system.tasks import TaskFamily, family_for
 
 STAGES = ("generate", "filter", "learn", "eval")
+ENGINE_CLOSE_S = 60.0  # longest wait for the generators to shut their engines down when the loop stops
+
+
+class RunDirNotShared(LoopError):
+    """A node the loop would use does not see the run directory (it is not on shared storage)."""
+
+
+@ray.remote(num_cpus=0, max_retries=0)
+def _look_at_run_dir(run_dir: str, token: str) -> Sighting:
+    return look(run_dir, token, ray.util.get_node_ip_address())
 
 
 @dataclass
@@ -67,6 +79,11 @@ class LoopController:
         self.restarts = 0  # generator shards re-sampled after a death or a restart
         self.family: TaskFamily = family_for(recipe)
         self.format = PromptFormat(None)  # the model's chat template, once the model is known
+        self.sync_mode = sync_mode(recipe.generator, recipe.resources.learner_gpus, recipe.resources.generator_gpus)
+        # Actors on other nodes, and Ray workers (whose working directory is not the driver's), resolve
+        # a relative run.dir somewhere else: every path handed to an actor is absolute.
+        if not run.path.is_absolute():
+            run.path = run.path.absolute()
 
     # -- lifecycle ------------------------------------------------------------------------------
     def execute(self) -> list[dict[str, Any]]:
@@ -85,6 +102,7 @@ class LoopController:
     def _start_actors(self) -> None:
         r = self.recipe
         self.placement = reserve(r.resources, r.learner.world_size)
+        self._check_run_dir_is_shared()
         initial = artifacts.latest_model(self.run, r)
         tokenizer = None if initial is not None else artifacts.scratch_tokenizer(self.run, self.family, r)
         self.learners = LearnerGroup.start(r, self.placement, initial, self.timeouts.actor_start, tokenizer)
@@ -96,7 +114,7 @@ class LoopController:
             GeneratorActor.options(
                 scheduling_strategy=self.placement.strategy(b), num_cpus=r.resources.generator_cpus,
                 num_gpus=r.resources.generator_gpus, max_restarts=r.resources.max_restarts, max_task_retries=0,
-            ).remote(str(initial), r.generator.model_dump(), r.seed, r.resources.threads)
+            ).remote(str(initial), self._generator_config(), r.seed, r.resources.threads)
             for b in self.placement.generators
         ]
         self.generators = ActorGroup(gens, [f"generator-{i}" for i in range(len(gens))])
@@ -109,8 +127,48 @@ class LoopController:
                  timeout=self.timeouts.actor_start, stage="start", key="actor_start",
                  names=self.generators.names + ["filter", "prober"])
 
+    def _generator_config(self) -> dict[str, Any]:
+        """The generator section as the actors get it: the sync mode resolved, and the vLLM context sized
+        for the longest prompt plus the longest completion this run asks for (sampling or evaluation)."""
+        g = self.recipe.generator
+        return g.model_copy(update={
+            "weight_sync": self.sync_mode,
+            "max_model_len": g.context_length(self.recipe.loop.eval.max_new_tokens),
+        }).model_dump()
+
+    def _check_run_dir_is_shared(self) -> None:
+        """Before any actor starts: every node that will hold one must see the run directory the driver
+        writes to (checkpoints cross nodes through it). Refuses the run naming each node that does not."""
+        assert self.placement is not None
+        roles = {b: f"generator-{i}" for i, b in enumerate(self.placement.generators)}
+        roles.update({b: f"learner-{i}" for i, b in enumerate(self.placement.learners)})
+        roles.update({self.placement.filter: "filter", self.placement.prober: "prober"})
+        token = write_probe(self.run.path)
+        try:
+            refs = [_look_at_run_dir.options(scheduling_strategy=self.placement.strategy(b)).remote(str(self.run.path), token)
+                    for b in self.placement.bundles]
+            seen = wait_all(refs, timeout=self.timeouts.actor_start, stage="start", key="actor_start",
+                            names=[roles[b] for b in self.placement.bundles])
+        finally:
+            remove_probe(self.run.path)
+        blind: dict[Sighting, list[str]] = {}
+        for b, sighting in zip(self.placement.bundles, seen):
+            if sighting.problem is not None:
+                blind.setdefault(sighting, []).append(roles[b])
+        if blind:
+            raise RunDirNotShared(blind_nodes_message(self.run.path, blind))
+
     def _stop_actors(self) -> None:
-        for handle in ([*(self.generators.actors if self.generators else [])] + [self.filter, self.prober]):
+        """Close what holds resources outside the actor's own process first (vLLM's engine processes and
+        their GPU memory, the learners' process groups), each within a bounded wait, then end the actors."""
+        gens = self.generators.actors if self.generators else []
+        if gens:
+            try:
+                wait_all([g.close.remote() for g in gens], timeout=ENGINE_CLOSE_S, stage="stop", key="actor_start",
+                         names=self.generators.names if self.generators else [])
+            except Exception:  # noqa: BLE001 - stopping: a dead or stuck generator is killed below anyway
+                pass
+        for handle in [*gens, self.filter, self.prober]:
             if handle is not None:
                 ray.kill(handle)
         if self.learners is not None:
@@ -154,6 +212,9 @@ class LoopController:
         to the current weights (calls fail fast while it is still restarting, so retry until the deadline)."""
         assert self.generators is not None and self.model_dir is not None
         actor, name = self.generators.actors[i], self.generators.names[i]
+        if self.learners is not None and self.learners.transfer_open:
+            # the restarted engine is not in the weight-transfer group: build the group anew at the next sync
+            self.learners.close_transfer(self.timeouts.sync)
         deadline = time.monotonic() + self.timeouts.actor_start
         while True:
             try:
@@ -248,21 +309,42 @@ class LoopController:
 
     # -- sync and eval --------------------------------------------------------------------------
     def _sync(self, i: int, timer: Timer) -> None:
-        """Generators take the newest weights: from the learner in memory, or from disk after a resume."""
+        """Generators take the newest weights: from the learner in memory, or from disk after a resume.
+        The whole sync shares one deadline, resources.timeouts.sync."""
         latest = artifacts.latest_model(self.run, self.recipe)
         assert latest is not None and self.generators is not None
         with timer.stage("sync"):
             if self.learners is not None and self.learners.holds(latest):
-                blob = self.learners.weights(self.timeouts.sync)
-                ref = ray.put(blob)
-                acks = self.generators.call_all("update_weights", ref, str(latest), timeout=self.timeouts.sync,
-                                                stage="sync", key="sync")
-                if any(a != blob.checksum for a in acks):
-                    raise LoopError(f"stage 'sync': a generator acknowledged other weights than {blob.checksum[:12]}")
+                if self.sync_mode == "nccl":
+                    self._sync_nccl(str(latest))
+                else:
+                    self._sync_chunks(str(latest))
             else:
                 self.generators.call_all("load_checkpoint", str(latest), timeout=self.timeouts.sync, stage="sync",
                                          key="sync")
         self.model_dir = latest
+
+    def _sync_chunks(self, version: str) -> None:
+        """Learner rank 0 puts checksummed chunks into the object store; generators fetch and verify them."""
+        assert self.learners is not None and self.generators is not None
+        deadline = time.monotonic() + self.timeouts.sync
+        g = self.recipe.generator
+        sent = self.learners.put_chunks(g.sync_chunk_mib * 2**20, g.dtype, self.timeouts.sync)
+        left = max(1.0, deadline - time.monotonic())
+        acks = self.generators.call_all("receive_chunks", sent.refs, sent.summary, version, left, timeout=left,
+                                        stage="sync", key="sync")
+        expected = (sent.summary.tensors, sent.summary.nbytes)
+        if any(tuple(a) != expected for a in acks):
+            raise LoopError(f"stage 'sync': a generator acknowledged {acks}, the learner sent {expected}")
+
+    def _sync_nccl(self, version: str) -> None:
+        """vLLM's weight-transfer engine: learner rank 0 broadcasts into every generator's workers over NCCL."""
+        assert self.learners is not None and self.generators is not None
+        deadline = time.monotonic() + self.timeouts.sync
+        g = self.recipe.generator
+        if not self.learners.transfer_open:  # once per run (again after a generator restart)
+            self.learners.open_transfer(self.generators.actors, g.tensor_parallel_size, g.dtype, self.timeouts.sync)
+        self.learners.send_transfer(version, max(1.0, deadline - time.monotonic()))
 
     def _evaluate(self, i: int, timer: Timer, wall_start: float, frontiers: dict[str, int] | None) -> None:
         r, run = self.recipe, self.run

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import time
 from typing import Any, Sequence
 
 import ray
 
 from actors.common import set_threads
-from system.loop.sync import WeightBlob, unpack_state
+from system.loop.sync import fetch_chunks
 from system.models.config import GeneratorConfig
 from system.models.generation.base import Generation, SamplingSpec
 from system.models.generation.registry import backend_class
+from system.models.weights import StreamSummary
 
 
 @ray.remote
@@ -29,15 +30,45 @@ class GeneratorActor:
         """The generations and the weights they came from (a restarted actor is back on its first checkpoint)."""
         return self.weights_version, self.backend.generate(prompts, spec)
 
-    def update_weights(self, blob: WeightBlob, version: str) -> str:
-        self.backend.update_weights(unpack_state(blob))
+    def receive_chunks(self, refs: list[Any], sent: StreamSummary, version: str, timeout: float) -> tuple[int, int]:
+        """Fetch the learner's chunks from the object store one at a time into the backend (which verifies
+        each). A sync that fails leaves this generator on its previous checkpoint, never on a mixture."""
+        deadline = time.monotonic() + timeout
+        chunks = fetch_chunks(refs, lambda ref, left: ray.get(ref, timeout=left), deadline)
+        try:
+            self.backend.update_weights_streamed(chunks, sent)
+        except BaseException:
+            self.backend.load_checkpoint(self.weights_version)
+            raise
         self.weights_version = version
-        return blob.checksum
+        return sent.tensors, sent.nbytes
 
     def load_checkpoint(self, model_dir: str) -> str:
-        self.backend.load_checkpoint(Path(model_dir))
+        self.backend.load_checkpoint(model_dir)  # a folder, or a hub id (a run that has not trained yet)
         self.weights_version = str(model_dir)
         return self.weights_version
 
+    # -- vLLM's weight-transfer engine (nccl): driven by learner rank 0 ---------------------------
+    def transfer_init(self, init_info: dict[str, Any]) -> bool:
+        self.backend.transfer_shutdown()  # a group built anew (after a generator restart) replaces the old one
+        self.backend.transfer_init(init_info)
+        return True
+
+    def transfer_start(self) -> bool:
+        self.backend.transfer_start()
+        return True
+
+    def transfer_update(self, update_info: dict[str, Any]) -> bool:
+        self.backend.transfer_update(update_info)
+        return True
+
+    def transfer_finish(self, version: str | None) -> bool:
+        self.backend.transfer_finish()
+        if version is not None:
+            self.weights_version = version
+        return True
+
     def close(self) -> None:
+        """Shut the engine down (its processes hold GPU memory until they exit)."""
+        self.backend.transfer_shutdown()
         self.backend.close()

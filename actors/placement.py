@@ -1,4 +1,4 @@
-"""Starting Ray and reserving the loop's resources in one placement group.
+"""Starting Ray and reserving the loop's resources in placement groups (`reserve`).
 
 Bundles come out of the same CPU pool as live actors (STACK.md), so every role asks for the
 fractional CPUs the recipe gives it and the group is awaited with a timeout: a recipe that asks for
@@ -15,7 +15,6 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import ray
 from ray.util.placement_group import PlacementGroup, placement_group, remove_placement_group
@@ -92,19 +91,28 @@ def stop_ray() -> None:
 
 @dataclass
 class Placement:
-    """Bundle indices per role inside one placement group."""
+    """Bundle indices per role over the loop's placement groups: one group for the generators, filter
+    and prober (the recipe's ``resources.placement``), and the learner ranks in STRICT_PACK groups of
+    as many ranks as one node holds, so that NCCL ranks share a node wherever they can."""
 
-    group: PlacementGroup
+    groups: list[PlacementGroup]
+    slots: list[tuple[int, int]]  # global bundle index -> (group, bundle inside the group)
     generators: list[int]
     learners: list[int]
     filter: int
     prober: int
 
     def strategy(self, bundle: int) -> PlacementGroupSchedulingStrategy:
-        return PlacementGroupSchedulingStrategy(placement_group=self.group, placement_group_bundle_index=bundle)
+        group, index = self.slots[bundle]
+        return PlacementGroupSchedulingStrategy(placement_group=self.groups[group], placement_group_bundle_index=index)
+
+    @property
+    def bundles(self) -> list[int]:
+        return list(range(len(self.slots)))
 
     def release(self) -> None:
-        remove_placement_group(self.group)
+        for group in self.groups:
+            remove_placement_group(group)
 
 
 def _bundle(cpus: float, gpus: float) -> dict[str, float]:
@@ -114,26 +122,60 @@ def _bundle(cpus: float, gpus: float) -> dict[str, float]:
     return b
 
 
+def ranks_per_node(cpus: float, gpus: float, nodes: list[dict[str, float]]) -> int:
+    """How many learner ranks of ``cpus``/``gpus`` each the roomiest node holds (0: none holds one)."""
+    best = 0
+    for total in nodes:
+        fit = int(total.get("CPU", 0.0) // cpus) if cpus > 0 else 10**6
+        if gpus > 0:
+            fit = min(fit, int(total.get("GPU", 0.0) // gpus))
+        best = max(best, fit)
+    return best
+
+
+def learner_groups(world_size: int, per_node: int) -> list[int]:
+    """Ranks per STRICT_PACK group: whole nodes' worth, the rest in the last (empty when none fits)."""
+    if per_node <= 0:
+        return []
+    full, rest = divmod(world_size, per_node)
+    return [per_node] * full + ([rest] if rest else [])
+
+
+def _alive_node_resources() -> list[dict[str, float]]:
+    return [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+
+
 def reserve(resources: ResourcesConfig, learner_ranks: int) -> Placement:
-    bundles: list[dict[str, Any]] = []
-    gens = list(range(resources.generators))
-    bundles += [_bundle(resources.generator_cpus, resources.generator_gpus) for _ in gens]
-    learners = list(range(len(bundles), len(bundles) + learner_ranks))
-    bundles += [_bundle(resources.learner_cpus, resources.learner_gpus) for _ in learners]
-    filter_index = len(bundles)
-    bundles.append(_bundle(resources.filter_cpus, 0))
-    prober_index = len(bundles)
-    bundles.append(_bundle(resources.prober_cpus, 0))
-    group = placement_group(bundles, strategy=resources.placement.upper())
+    """Reserve every bundle the loop needs; a cluster that cannot hold them is an error within
+    ``resources.timeouts.actor_start``, naming what was asked and what is free."""
+    other = [_bundle(resources.generator_cpus, resources.generator_gpus) for _ in range(resources.generators)]
+    other += [_bundle(resources.filter_cpus, 0), _bundle(resources.prober_cpus, 0)]
+    learner = _bundle(resources.learner_cpus, resources.learner_gpus)
+    sizes = learner_groups(learner_ranks, ranks_per_node(resources.learner_cpus, resources.learner_gpus,
+                                                         _alive_node_resources()))
+    specs: list[tuple[list[dict[str, float]], str]] = [(other, resources.placement.upper())]
+    if sizes:
+        specs += [([learner] * n, "STRICT_PACK") for n in sizes]
+    else:  # no node is up that holds a rank (an autoscaling cluster): pack them as they come
+        specs.append(([learner] * learner_ranks, "PACK"))
+    groups = [placement_group(bundles, strategy=strategy) for bundles, strategy in specs]
     timeout = resources.timeouts.actor_start
     try:
-        ray.get(group.ready(), timeout=timeout)
+        ray.get([g.ready() for g in groups], timeout=timeout)
     except ray.exceptions.GetTimeoutError:
-        remove_placement_group(group)
-        total = {k: sum(b.get(k, 0) for b in bundles) for k in ("CPU", "GPU")}
+        for g in groups:
+            remove_placement_group(g)
+        every = [b for bundles, _ in specs for b in bundles]
+        total = {k: sum(b.get(k, 0) for b in every) for k in ("CPU", "GPU")}
         raise StageTimeout(
-            f"stage 'placement': the cluster could not reserve {total} for {len(bundles)} bundles within "
-            f"{timeout:.0f} s (available: {ray.available_resources()}); lower resources.*_cpus/_gpus or "
-            f"resources.generators, or raise resources.timeouts.actor_start"
+            f"stage 'placement': the cluster could not reserve {total} for {len(every)} bundles "
+            f"(learner ranks in STRICT_PACK groups of {sizes or 'any'}) within {timeout:.0f} s (available: "
+            f"{ray.available_resources()}); lower resources.*_cpus/_gpus or resources.generators, or raise "
+            f"resources.timeouts.actor_start"
         ) from None
-    return Placement(group, gens, learners, filter_index, prober_index)
+    slots = [(0, i) for i in range(len(other))]
+    for g, (bundles, _) in enumerate(specs[1:], 1):
+        slots += [(g, i) for i in range(len(bundles))]
+    n_gen = resources.generators
+    return Placement(groups, slots, generators=list(range(n_gen)), learners=list(range(len(other), len(slots))),
+                     filter=n_gen, prober=n_gen + 1)

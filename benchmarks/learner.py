@@ -26,6 +26,13 @@ from system.models.config import LearnerConfig, ModelConfig
 from system.tasks.tint_family import seed_records
 
 
+def _config(batch: int, lr: float, dtype: str, **more: Any) -> LearnerConfig:
+    """The learner as the plain trainer runs: one pass per batch, no gradient checkpointing (on a GPU the
+    learner's defaults would otherwise turn both on: a fair comparison needs the same work per step)."""
+    return LearnerConfig(batch_size=batch, lr=lr, scheduler="cosine", dtype=dtype, grad_accum=1,
+                         gradient_checkpointing=False, **more)
+
+
 def plain_trl(model_cfg: ModelConfig, records: list[dict], batch: int, steps: int, lr: float, seed: int,
               dtype: str) -> float:
     import datasets
@@ -53,7 +60,7 @@ def ours(model_cfg: ModelConfig, records: list[dict], batch: int, steps: int, lr
          dtype: str) -> float:
     from system.models.learner import Learner
 
-    learner = Learner(LearnerConfig(batch_size=batch, lr=lr, scheduler="cosine", dtype=dtype), model_cfg, seed=seed)
+    learner = Learner(_config(batch, lr, dtype), model_cfg, seed=seed)
     metrics = learner.train(records, max_steps=steps)
     learner.close()
     return float(metrics["steps_per_s"])
@@ -63,7 +70,7 @@ def ours_deepspeed(model_cfg: ModelConfig, records: list[dict], batch: int, step
                    stage: int, dtype: str) -> float:
     from system.models.launch import run_ranks
 
-    cfg = LearnerConfig(batch_size=batch, lr=lr, scheduler="cosine", zero_stage=stage, dtype=dtype)
+    cfg = _config(batch, lr, dtype, zero_stage=stage)
     return float(run_ranks(cfg, model_cfg, seed=seed, records=records, train_kwargs={"max_steps": steps})["steps_per_s"])
 
 

@@ -92,6 +92,26 @@ class GeneratorConfig(StrictModel):
         "resources.generator_gpus must be at least this")
     cpu_kv_cache_gib: int = Field(1, ge=1, description="vllm on CPU: VLLM_CPU_KVCACHE_SPACE when unset")
     sync_timeout_s: float = Field(300.0, gt=0.0, description="vllm: longest wait for the workers to take new weights")
+    max_prompt_tokens: int = Field(
+        512, ge=1, description="the longest prompt, in tokens, a vllm engine must hold (sizes max_model_len)")
+    max_model_len: int | None = Field(
+        None, ge=16,
+        description="vllm: tokens per sequence (prompt + completion); null = max_prompt_tokens + the longest "
+        "max_new_tokens the run asks for, never more than the model's own context. A long-context model's full "
+        "context would reserve KV cache no TInt prompt needs (and fail vLLM's check on a small GPU)",
+    )
+    weight_sync: Literal["auto", "nccl", "object_store"] = Field(
+        "auto",
+        description="how new weights reach the generators: nccl = vLLM's weight-transfer engine from learner "
+        "rank 0 straight to every vLLM worker (GPUs on both sides); object_store = checksummed chunks from "
+        "learner rank 0 through Ray's object store; auto = nccl for vllm generators when learners and "
+        "generators have GPUs, else object_store",
+    )
+    sync_chunk_mib: int = Field(
+        256, ge=1, le=2048,
+        description="object_store sync: weights travel in chunks of at most this many MiB, each checksummed "
+        "(a tensor larger than a chunk is split); vLLM's RPC refuses a single bytes object over 4 GiB",
+    )
 
     @field_validator("backend")
     @classmethod
@@ -99,6 +119,19 @@ class GeneratorConfig(StrictModel):
         if name not in backend_names():
             raise ValueError(f"unknown generation backend {name!r}; known: {', '.join(backend_names())}")
         return name
+
+    @model_validator(mode="after")
+    def _nccl_needs_vllm(self) -> "GeneratorConfig":
+        if self.weight_sync == "nccl" and self.backend != "vllm":
+            raise ValueError(f"generator.weight_sync nccl is vLLM's weight-transfer engine: it needs "
+                             f"generator.backend vllm (got {self.backend!r}); use object_store or auto")
+        return self
+
+    def context_length(self, longest_new_tokens: int | None = None) -> int:
+        """max_model_len, else the prompt budget plus the longest completion asked for."""
+        if self.max_model_len is not None:
+            return self.max_model_len
+        return self.max_prompt_tokens + max(self.max_new_tokens, longest_new_tokens or 0)
 
 
 SchedulerName = Literal["constant", "constant_with_warmup", "linear", "cosine", "cosine_with_min_lr"]
@@ -111,7 +144,21 @@ class LearnerConfig(StrictModel):
     zero_stage: int | None = Field(None, ge=0, le=3, description="DeepSpeed ZeRO stage 0-3; null = no DeepSpeed")
     dist_backend: Literal["auto", "gloo", "nccl"] = Field("auto", description="auto: nccl on GPU, gloo on CPU")
     batch_size: int = Field(64, ge=1, description="global batch (all ranks, all accumulation steps)")
-    grad_accum: int = Field(1, ge=1, description="gradient accumulation steps per optimizer step")
+    grad_accum: int | None = Field(
+        None, ge=1,
+        description="gradient accumulation steps per optimizer step; null = batch_size / (world_size x "
+        "micro_batch) when micro_batch is set, else 1 on CPU and as many as the GPU's memory needs",
+    )
+    micro_batch: int | None = Field(
+        None, ge=1,
+        description="sequences per rank per forward pass; null = batch_size / (world_size x grad_accum) when "
+        "grad_accum is set, else the whole per-rank batch on CPU and the largest that fits on a GPU",
+    )
+    gradient_checkpointing: bool | None = Field(
+        None,
+        description="recompute activations in the backward pass (less memory, ~30-40% more time); "
+        "null = on with a GPU, off on CPU",
+    )
     lr: float = Field(1e-3, gt=0.0)
     scheduler: SchedulerName = "cosine_with_min_lr"
     min_lr_ratio: float = Field(0.05, ge=0.0, le=1.0, description="cosine_with_min_lr: final lr / lr")
@@ -139,18 +186,49 @@ class LearnerConfig(StrictModel):
 
     @model_validator(mode="after")
     def _batch_splits_over_ranks(self) -> "LearnerConfig":
-        per = self.world_size * self.grad_accum
-        if self.batch_size % per:
+        if self.batch_size % self.world_size:
+            raise ValueError(f"learner.batch_size ({self.batch_size}) must be a multiple of "
+                             f"learner.world_size ({self.world_size})")
+        per_rank = self.per_rank_batch
+        if self.micro_batch is not None:
+            if per_rank % self.micro_batch:
+                raise ValueError(f"learner.micro_batch ({self.micro_batch}) must divide the per-rank batch, "
+                                 f"learner.batch_size / learner.world_size = {per_rank}")
+            if self.grad_accum is not None and self.grad_accum * self.micro_batch != per_rank:
+                raise ValueError(f"learner.grad_accum ({self.grad_accum}) x learner.micro_batch ({self.micro_batch}) "
+                                 f"must be the per-rank batch {per_rank}; set only one of them")
+        elif self.grad_accum is not None and per_rank % self.grad_accum:
             raise ValueError(
                 f"learner.batch_size ({self.batch_size}) must be a multiple of "
-                f"learner.world_size x learner.grad_accum ({per})"
+                f"learner.world_size x learner.grad_accum ({self.world_size * self.grad_accum})"
             )
         return self
 
     @property
-    def micro_batch(self) -> int:
-        """Sequences per rank per forward pass."""
-        return self.batch_size // (self.world_size * self.grad_accum)
+    def per_rank_batch(self) -> int:
+        """Sequences each rank takes from every global batch."""
+        return self.batch_size // self.world_size
+
+    @property
+    def batch_split_given(self) -> bool:
+        """Whether the recipe fixes the micro-batch (directly or through grad_accum)."""
+        return self.micro_batch is not None or self.grad_accum is not None
+
+    def micro_batch_size(self, fits: int | None = None) -> int:
+        """Sequences per rank per forward pass: learner.micro_batch, else per-rank batch / grad_accum;
+        with neither, the largest divisor of the per-rank batch that is at most ``fits`` (a memory
+        estimate, given on GPU), else the whole per-rank batch."""
+        per_rank = self.per_rank_batch
+        if self.micro_batch is not None:
+            return self.micro_batch
+        if self.grad_accum is not None:
+            return per_rank // self.grad_accum
+        if fits is None:
+            return per_rank
+        return max((d for d in range(1, per_rank + 1) if per_rank % d == 0 and d <= fits), default=0)
+
+    def checkpointing(self, on_gpu: bool) -> bool:
+        return on_gpu if self.gradient_checkpointing is None else self.gradient_checkpointing
 
 
 class SeedTrainConfig(StrictModel):

@@ -97,6 +97,45 @@ def check_safetensors(path: Path) -> None:
             pass
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{path}: not a complete safetensors file ({e})") from None
+def model_source(path: str | Path) -> str:
+    """What transformers and vLLM are given for ``path``: a checked local folder (absolute), or a hub id
+    as written (``Qwen/Qwen2.5-0.5B``), which every node then fetches into its own HF cache. A path that
+    looks local (absolute, ``./``, ``~``) or exists must be a save_pretrained folder."""
+    source = str(path)
+    local = Path(source).expanduser()
+    if local.exists() or local.is_absolute() or source.startswith((".", "~")):
+        return str(check_model_dir(local).resolve())
+    return source
+
+
+def is_local(source: str) -> bool:
+    return Path(source).is_absolute()
+
+
+def local_folder(path: str | Path) -> Path:
+    """A local folder holding the checkpoint: the folder itself, or a hub id's snapshot in the HF cache
+    (downloaded once per node where the hub can be reached)."""
+    source = model_source(path)
+    if is_local(source):
+        return Path(source)
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(source, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt"]))
+    except Exception as e:  # noqa: BLE001 - the hub client raises many kinds; one clear message
+        raise CheckpointError(f"{source}: cannot fetch the model from the hub ({type(e).__name__}: {e})") from None
+
+
+def model_config(source: str) -> dict:
+    """The config.json of a local folder or a hub id (read through the HF cache)."""
+    if is_local(source):
+        return json.loads((Path(source) / "config.json").read_text())
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(source).to_dict()
+    except OSError as e:
+        raise CheckpointError(f"{source}: cannot read the model's config ({e})") from None
 
 
 def load_pretrained(
@@ -107,10 +146,7 @@ def load_pretrained(
 
     from system.models.tokenizer import load_tokenizer
 
-    source = str(path)
-    local = Path(source).expanduser()
-    if local.exists() or local.is_absolute() or source.startswith((".", "~")):
-        source = str(check_model_dir(local))
+    source = model_source(path)
     try:
         tokenizer = load_tokenizer(source)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype(dtype))
@@ -144,9 +180,9 @@ def save_checkpoint(
     return p
 
 
-def max_positions(model_dir: str | Path) -> int | None:
-    """The context length a checkpoint declares (for the vLLM engine's max_model_len)."""
-    cfg = json.loads((Path(model_dir) / "config.json").read_text())
+def max_positions(source: str | Path) -> int | None:
+    """The context length a checkpoint (folder or hub id) declares (caps the vLLM engine's max_model_len)."""
+    cfg = model_config(model_source(source))
     value = cfg.get("max_position_embeddings")
     return int(value) if isinstance(value, int) else None
 

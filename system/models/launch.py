@@ -40,6 +40,8 @@ def write_job(
     init_dir: str | Path | None = None,
     rounds: int = 1,
     tokenizer_dir: str | Path | None = None,
+    round_dirs: str | Path | None = None,
+    rebuild_from: Sequence[str | Path] = (),
 ) -> Path:
     job = {
         "learner": learner.model_dump(mode="json"),
@@ -52,6 +54,8 @@ def write_job(
         "init_dir": str(init_dir) if init_dir is not None else None,
         "tokenizer_dir": str(tokenizer_dir) if tokenizer_dir is not None else None,
         "rounds": rounds,
+        "round_dirs": str(round_dirs) if round_dirs is not None else None,
+        "rebuild_from": [str(d) for d in rebuild_from],
     }
     path.write_text(json.dumps(job))
     return path
@@ -68,6 +72,8 @@ def run_ranks(
     loss_records: Sequence[Mapping[str, Any]] | None = None,
     init_dir: str | Path | None = None,
     rounds: int = 1,
+    round_dirs: str | Path | None = None,
+    rebuild_from: Sequence[str | Path] = (),
     timeout_s: float = 1800.0,
     attempts: int = 2,
     show_rank0: bool = False,
@@ -75,7 +81,10 @@ def run_ranks(
 ) -> dict[str, Any]:
     """Train on ``learner.world_size`` processes; returns rank 0's metrics (plus ``loss`` on
     ``loss_records`` when given). ``rounds`` > 1 repeats the train call on the same learner, as
-    loop iterations do (``result["rounds"]`` has each call's metrics). Retries once when rank 0
+    loop iterations do (``result["rounds"]`` has each call's metrics and, after it, what the process
+    holds: `teardown.Census` of rank 0); with ``round_dirs`` each round's weights are saved to
+    ``round_dirs/round_<k>`` (k from 1). ``rebuild_from`` instead builds a fresh learner from each
+    folder in turn and trains it one round (``result["rounds"]``). Retries once when rank 0
     cannot open the master port.
     ``show_rank0`` lets rank 0 write to this terminal (progress bars) instead of a captured log."""
     if learner.zero_stage is not None:
@@ -83,7 +92,7 @@ def run_ranks(
     with tempfile.TemporaryDirectory(prefix="qdc-ranks-") as tmp:
         job = write_job(Path(tmp) / "job.json", learner=learner, model=model, seed=seed, records=records,
                         train_kwargs=train_kwargs, save_dir=save_dir, loss_records=loss_records, init_dir=init_dir,
-                        rounds=rounds, tokenizer_dir=tokenizer_dir)
+                        rounds=rounds, round_dirs=round_dirs, rebuild_from=rebuild_from, tokenizer_dir=tokenizer_dir)
         for attempt in range(attempts):
             result_path = Path(tmp) / f"result{attempt}.json"
             try:
@@ -137,24 +146,47 @@ def _spawn_and_wait(job: Path, result: Path, learner: LearnerConfig, timeout_s: 
 
 def _rank_main(job_path: str, result_path: str) -> None:
     from system.models.learner import Learner
+    from system.models.teardown import census
 
     job = json.loads(Path(job_path).read_text())
     rank = int(os.environ["RANK"])
-    learner = Learner(
-        LearnerConfig.model_validate(job["learner"]),
-        ModelConfig.model_validate(job["model"]),
-        seed=job["seed"],
-        rank=rank,
-        master_addr=os.environ["MASTER_ADDR"],
-        master_port=int(os.environ["MASTER_PORT"]),
-        local_rank=int(os.environ["LOCAL_RANK"]),
-        init_dir=job["init_dir"],
-        tokenizer_dir=job.get("tokenizer_dir"),
-    )
-    history = [learner.train(job["records"], **job["train_kwargs"]) for _ in range(job["rounds"])]
+
+    def build(init_dir: str | None) -> Learner:
+        return Learner(
+            LearnerConfig.model_validate(job["learner"]),
+            ModelConfig.model_validate(job["model"]),
+            seed=job["seed"],
+            rank=rank,
+            master_addr=os.environ["MASTER_ADDR"],
+            master_port=int(os.environ["MASTER_PORT"]),
+            local_rank=int(os.environ["LOCAL_RANK"]),
+            init_dir=init_dir,
+            tokenizer_dir=job.get("tokenizer_dir"),
+        )
+
+    if job.get("rebuild_from"):
+        # one fresh learner per folder (a new model from its weights, a new trainer), one round each
+        history = []
+        for init_dir in job["rebuild_from"]:
+            learner = build(init_dir)
+            history.append(learner.train(job["records"], **job["train_kwargs"]))
+        if rank == 0:
+            Path(result_path).write_text(json.dumps({"rounds": history}))
+        learner.close()
+        return
+    learner = build(job["init_dir"])
+    start = census(learner.model).to_dict() if job["rounds"] > 1 else None
+    history = []
+    for k in range(1, job["rounds"] + 1):
+        history.append(learner.train(job["records"], **job["train_kwargs"]))
+        if job["rounds"] > 1:
+            history[-1]["after"] = census(learner.model).to_dict()
+        if job.get("round_dirs"):
+            learner.save(Path(job["round_dirs"]) / f"round_{k}")
     metrics = dict(history[-1])
     if len(history) > 1:
-        metrics["rounds"] = [{k: v for k, v in m.items() if k != "loss_history"} for m in history]
+        metrics["rounds"] = history
+        metrics["before_rounds"] = start
     if job["loss_records"]:
         metrics["loss"] = learner.loss(job["loss_records"])
     if job["save_dir"]:

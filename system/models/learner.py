@@ -18,8 +18,16 @@ unchanged; only padding shrinks (~39% of the tokens with random batches of TInt 
 4 micro-batches), which on CPU, where padding costs as much as real tokens, is time saved.
 
 Each `train` call builds a fresh SFTTrainer (a new optimizer and lr schedule) on the same model, as
-the loop's fine-tuning rounds want. Under ZeRO-3 the parameters are partitioned across ranks:
-`state_dict` and `save` gather them and are collective (every rank must call them).
+the loop's fine-tuning rounds want, and takes it apart when the round ends (`teardown.release_trainer`):
+the DeepSpeed engine, its gradient and forward hooks and the optimizer state go, so round N trains
+exactly like a learner rebuilt from round N-1's weights, and memory stays flat. Under ZeRO-3 the
+parameters stay partitioned across ranks between rounds: `state_dict`, `named_weights`, `save` and
+`loss` gather them and are collective (every rank must call them).
+
+On a GPU the model lives on ``cuda:<local_rank>`` from the start (`loss` and the weight stream work
+before the first round too), gradient checkpointing is on unless ``learner.gradient_checkpointing``
+says otherwise, and without ``learner.micro_batch`` / ``learner.grad_accum`` the global batch is
+split into as many accumulation steps as `memory.sequences_that_fit` says the GPU needs.
 """
 
 from __future__ import annotations
@@ -30,11 +38,13 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from system.errors import QdcError
 from system.models.config import LearnerConfig, ModelConfig
 from system.models.distributed import RankEnv, build_deepspeed_ops, cpu_threads, free_port
+from system.models.teardown import release_trainer
+from system.models.weights import layer_groups
 
 if TYPE_CHECKING:
     import torch
@@ -99,6 +109,11 @@ class Learner:
                            rank if local_rank is None else local_rank)
         self.env.apply()
         self.on_gpu = torch.cuda.is_available()
+        if self.on_gpu:
+            torch.cuda.set_device(self.env.local_rank)
+            self.device = torch.device("cuda", self.env.local_rank)
+        else:
+            self.device = torch.device("cpu")
         if not self.on_gpu:
             threads = cpu_threads(self.world_size, config.threads_per_rank)
             torch.set_num_threads(threads)
@@ -113,9 +128,35 @@ class Learner:
         attention = self._attention()
         if attention is not None:
             self.model.set_attn_implementation(attention)
+        self.model.to(self.device)
+        self.micro_batch, self.grad_accum = self._batch_split()
         self._workdir = tempfile.TemporaryDirectory(prefix="qdc-learner-")
-        self._trainer: Any = None
         self.steps_done = 0
+
+    def _batch_split(self) -> tuple[int, int]:
+        """(sequences per forward pass, accumulation steps) on this rank."""
+        c = self.config
+        fits = None
+        if self.on_gpu and not c.batch_split_given:
+            import torch
+
+            from system.models.memory import ModelShape, sequences_that_fit
+
+            # The GPU's total memory, not what is free this instant: every rank must reach the same split
+            # (a different accumulation on one rank would desynchronize the group), and GPUs of one kind agree.
+            total = torch.cuda.get_device_properties(self.device).total_memory
+            shape = ModelShape.of(self.model)
+            act_bytes = 2 if c.dtype == "bfloat16" or shape.param_bytes == 2 else 4
+            fits = sequences_that_fit(shape, free_bytes=total, max_length=c.max_length, zero_stage=c.zero_stage,
+                                      world_size=self.world_size, act_bytes=act_bytes,
+                                      checkpointing=c.checkpointing(True), weights_resident=False)
+        micro = c.micro_batch_size(fits)
+        if micro < 1:
+            raise LearnerError(
+                f"not even one sequence of learner.max_length {c.max_length} tokens fits this GPU's free memory "
+                "with the model's training state: lower learner.max_length, raise learner.zero_stage or "
+                "learner.world_size, or set learner.micro_batch to override the estimate")
+        return micro, c.per_rank_batch // micro
 
     # ------------------------------------------------------------------------------------------
     # training
@@ -135,8 +176,8 @@ class Learner:
         c = self.config
         kwargs: dict[str, Any] = dict(
             output_dir=self._workdir.name,
-            per_device_train_batch_size=c.micro_batch,
-            gradient_accumulation_steps=c.grad_accum,
+            per_device_train_batch_size=self.micro_batch,
+            gradient_accumulation_steps=self.grad_accum,
             learning_rate=lr if lr is not None else c.lr,
             lr_scheduler_type=c.scheduler,
             warmup_steps=c.warmup_ratio,  # a float below 1 is a fraction of the steps
@@ -144,7 +185,8 @@ class Learner:
             max_grad_norm=c.max_grad_norm,
             max_length=c.max_length,
             max_steps=steps,
-            gradient_checkpointing=False,  # on by default in TRL; costs ~40% time and saves nothing here
+            # on by default in TRL; on CPU it costs ~40% time and saves nothing needed
+            gradient_checkpointing=c.checkpointing(self.on_gpu),
             completion_only_loss=True,
             use_cpu=not self.on_gpu,
             bf16=c.dtype == "bfloat16",
@@ -199,7 +241,7 @@ class Learner:
         the trainer's sampler gives each rank its share of every global batch.
         """
         import datasets
-        from system.models.sft_trainer import RankLocalMetricsSFTTrainer
+        from system.models.sft_trainer import GradHookCount, RankLocalMetricsSFTTrainer
 
         rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in records]
         if not rows:
@@ -227,13 +269,19 @@ class Learner:
 
             trainer.remove_callback(PrinterCallback)  # per-step log lines
             trainer.remove_callback(ProgressCallback)
-        self._trainer = trainer
+        hooks = GradHookCount(self.model)
+        trainer.add_callback(hooks)
         start, cpu_start = time.perf_counter(), time.process_time()
-        result = trainer.train()
-        runtime, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        try:
+            result = trainer.train()
+            runtime, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+            history = list(trainer.state.log_history)
+        finally:
+            release_trainer(trainer)  # engine, hooks, optimizer, schedule: the next round starts clean
+            del trainer
         steps = int(result.global_step)
         self.steps_done += steps
-        losses = [{"step": h["step"], "loss": float(h["loss"])} for h in trainer.state.log_history if "loss" in h]
+        losses = [{"step": h["step"], "loss": float(h["loss"])} for h in history if "loss" in h]
         return {
             "steps": steps,
             "train_loss": float(result.training_loss),
@@ -245,32 +293,69 @@ class Learner:
             "cpu_s": round(cpu, 1),  # this process's CPU time: a load-independent cost figure
             "world_size": self.world_size,
             "zero_stage": self.config.zero_stage,
+            "micro_batch": self.micro_batch,
+            "grad_accum": self.grad_accum,
+            # gradient hooks per parameter while this round trained: [fewest, most] (1, 1 under ZeRO)
+            "grad_hooks": hooks.seen,
         }
 
     # ------------------------------------------------------------------------------------------
     # weights out
 
-    def _gathered(self) -> contextlib.AbstractContextManager[Any]:
-        """Full parameters on every rank for the duration (ZeRO-3 partitions them)."""
-        if self.config.zero_stage == 3 and self._trainer is not None:
+    def _partitioned(self) -> bool:
+        """Whether ZeRO-3 holds the parameters in shards (after the first round under zero_stage 3)."""
+        return self.config.zero_stage == 3 and any(hasattr(p, "ds_id") for p in self.model.parameters())
+
+    def _gathered(self, params: "list[torch.nn.Parameter] | None" = None) -> contextlib.AbstractContextManager[Any]:
+        """Full parameters on every rank for the duration (ZeRO-3 partitions them). Collective."""
+        if self._partitioned():
             import deepspeed
 
-            return deepspeed.zero.GatheredParameters(list(self.model.parameters()), modifier_rank=None)
+            chosen = list(self.model.parameters()) if params is None else params
+            return deepspeed.zero.GatheredParameters(chosen, modifier_rank=None)
         return contextlib.nullcontext()
 
     def state_dict(self) -> "dict[str, torch.Tensor]":
-        """Full weights as CPU tensors under HF names (for generators). Collective under ZeRO-3."""
+        """Full weights as CPU tensors under HF names (for checkpoints). Collective under ZeRO-3."""
         with self._gathered():
             return {k: v.detach().to("cpu").clone() for k, v in self.model.state_dict().items()}
 
-    def named_tensors(self) -> "Iterable[tuple[str, torch.Tensor]]":
-        return self.state_dict().items()
+    def weight_names(self) -> list[tuple[str, tuple[int, ...], "torch.dtype"]]:
+        """(name, full shape, dtype) of every tensor `named_weights` yields, in its order; gathers nothing."""
+        return [(name, tuple(getattr(t, "ds_shape", t.shape)), t.dtype) for group in self._weight_groups()
+                for name, t in group]
+
+    def named_weights(self, device: "torch.device | str | None" = "cpu",
+                      dtype: "torch.dtype | None" = None) -> "Iterator[tuple[str, torch.Tensor]]":
+        """Every weight under its HF name, one decoder layer at a time: under ZeRO-3 each layer is
+        gathered, copied out and released before the next, so no rank ever holds the whole model twice.
+        Collective under ZeRO-3: every rank must iterate to the end. Tied weights come once (first name).
+        ``device``/``dtype`` convert on the way out (None keeps the parameter's own device)."""
+        import torch
+
+        for group in self._weight_groups():
+            with self._gathered([t for _, t in group if isinstance(t, torch.nn.Parameter)]):
+                out = []
+                for name, t in group:
+                    cast = dtype if dtype is not None and t.is_floating_point() else None
+                    out.append((name, t.detach().to(device=device or t.device, dtype=cast, copy=True)))
+            yield from out
+
+    def _weight_groups(self) -> "list[list[tuple[str, torch.Tensor]]]":
+        """The model's tensors (parameters and persistent buffers, tied ones once) grouped by decoder layer."""
+        seen: set[int] = set()
+        unique: dict[str, torch.Tensor] = {}
+        for name, t in self.model.state_dict(keep_vars=True).items():
+            if id(t) not in seen:
+                seen.add(id(t))
+                unique[name] = t
+        return [[(name, unique[name]) for name in group] for group in layer_groups(unique)]
 
     def save(self, out: str | Path) -> Path | None:
         """Write a save_pretrained folder (safetensors + tokenizer) from rank 0. Collective."""
         from system.models.factory import save_checkpoint
 
-        state = self.state_dict()
+        state = dict(self.named_weights())  # gathered one layer at a time under ZeRO-3
         path: Path | None = None
         if self.rank == 0:
             self.model.config.use_cache = True
@@ -289,8 +374,9 @@ class Learner:
         with self._gathered(), torch.no_grad():
             self.model.eval()
             for input_ids, attention, labels in completion_batches(self.tokenizer, records, batch_size):
+                input_ids, attention = input_ids.to(self.device), attention.to(self.device)
                 logits = self.model(input_ids=input_ids, attention_mask=attention).logits[:, :-1].float()
-                target = labels[:, 1:]
+                target = labels[:, 1:].to(self.device)
                 nll = torch.nn.functional.cross_entropy(
                     logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100, reduction="sum"
                 )
@@ -309,7 +395,6 @@ class Learner:
         """Leave the process group and drop the trainer (the process may then exit cleanly)."""
         import torch.distributed as dist
 
-        self._trainer = None
         if dist.is_available() and dist.is_initialized():
             dist.barrier()
             dist.destroy_process_group()

@@ -1,10 +1,14 @@
-"""TRL's SFTTrainer, with the per-step logging metrics of a multi-rank run kept on each rank."""
+"""TRL's SFTTrainer, with the per-step logging metrics of a multi-rank run kept on each rank, and a
+callback that counts the gradient hooks a round trains with."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from transformers import TrainerCallback
 from trl import SFTTrainer
+
+from system.models.teardown import grad_hooks
 
 
 def _rank_local(tensor: Any, use_gather_object: bool = False) -> Any:
@@ -29,3 +33,17 @@ class RankLocalMetricsSFTTrainer(SFTTrainer):
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         finally:
             del self.accelerator.gather_for_metrics
+
+
+class GradHookCount(TrainerCallback):
+    """Gradient hooks per parameter ([fewest, most]) at the end of a round's first step: ZeRO puts
+    one on each parameter; a hook left over from an earlier round's engine would make it two."""
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.seen: list[int] = []
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not self.seen:
+            counts = [grad_hooks(p) for p in self.model.parameters() if p.requires_grad] or [0]
+            self.seen = [min(counts), max(counts)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import time
 from pathlib import Path
 
@@ -15,7 +17,8 @@ from actors.generator import GeneratorActor
 from system.config import load_recipe
 from system.loop.progress import Progress
 from system.loop.rundir import open_run
-from system.loop.sync import WeightBlob, WeightSyncError, pack_state
+from system.loop.sync import WeightSyncError
+from system.models.weights import ChunkWriter
 from tests.loop.conftest import TINY
 
 pytestmark = pytest.mark.slow
@@ -59,14 +62,19 @@ def test_checksum_mismatch_is_an_error_not_a_hang(local_ray, uninterrupted_run: 
     wait_all([gen.ready.remote()], timeout=120, stage="start", names=["generator-0"], key="actor_start")
     from safetensors.torch import load_file
 
-    blob = pack_state(load_file(str(next(model.glob("*.safetensors")))))
-    bad = WeightBlob(blob.data[:-8] + b"\x00" * 8, blob.checksum, blob.n_tensors)
+    writer = ChunkWriter(4096)
+    chunks = [c for k, v in load_file(str(next(model.glob("*.safetensors")))).items() for c in writer.add(k, v)]
+    chunks += writer.close()
+    bad = list(chunks)
+    bad[1] = dataclasses.replace(bad[1], data=bad[1].data[:-8] + b"\x00" * 8)
     start = time.monotonic()
     with pytest.raises(WeightSyncError, match="checksum mismatch"):
-        wait_all([gen.update_weights.remote(bad, "v2")], timeout=60, stage="sync", names=["generator-0"], key="sync")
+        wait_all([gen.receive_chunks.remote([ray.put(c) for c in bad], writer.summary(), "v2", 60)], timeout=60,
+                 stage="sync", names=["generator-0"], key="sync")
     assert time.monotonic() - start < 30
-    ok = wait_all([gen.update_weights.remote(blob, "v2")], timeout=60, stage="sync", names=["generator-0"], key="sync")
-    assert ok == [blob.checksum]
+    ok = wait_all([gen.receive_chunks.remote([ray.put(c) for c in chunks], writer.summary(), "v2", 60)], timeout=60,
+                  stage="sync", names=["generator-0"], key="sync")
+    assert ok == [(writer.summary().tensors, writer.summary().nbytes)]
     ray.kill(gen)
 
 

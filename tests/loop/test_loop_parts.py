@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from pathlib import Path
 
@@ -13,7 +15,8 @@ from system.loop.config import CurriculumConfig
 from system.tasks.tint_curriculum import first_frontier, first_frontiers, iteration_prompts, next_frontier, next_frontiers
 from system.loop.iteration import kept_fraction, kept_fraction_by_key, training_set
 from system.loop.seeds import stage_seed
-from system.loop.sync import WeightBlob, WeightSyncError, pack_state, unpack_state
+from system.loop.sync import WeightSyncError
+from system.models.weights import ChunkWriter, assemble
 from system.store import RunDir, RunDirError, atomic_write_dir
 from system.tint.sampling import DEFAULT_SPLITS
 
@@ -123,14 +126,15 @@ def test_kept_fraction_counts_prompts() -> None:
     assert kept_fraction_by_key(cands, keys, [4]) == {"max": 1.0, "sum": 0.0}
 
 
-def test_weight_blob_checksum_is_verified() -> None:
+def test_weight_chunks_are_checksummed() -> None:
     state = {"w": torch.arange(6, dtype=torch.float32).reshape(2, 3), "b": torch.ones(3)}
-    blob = pack_state(state)
-    back = unpack_state(blob)
+    writer = ChunkWriter(16)
+    chunks = [c for k, v in state.items() for c in writer.add(k, v)] + writer.close()
+    back = dict(assemble(chunks, writer.summary()))
     assert torch.equal(back["w"], state["w"]) and torch.equal(back["b"], state["b"])
-    corrupted = WeightBlob(blob.data[:-1] + bytes([blob.data[-1] ^ 1]), blob.checksum, blob.n_tensors)
+    corrupted = dataclasses.replace(chunks[0], data=chunks[0].data[:-1] + bytes([chunks[0].data[-1] ^ 1]))
     with pytest.raises(WeightSyncError, match="checksum mismatch"):
-        unpack_state(corrupted)
+        list(assemble([corrupted, *chunks[1:]], writer.summary()))
 
 
 def test_shards_keep_order_and_cover_everything() -> None:

@@ -67,3 +67,16 @@ def test_tensor_parallel_without_a_gpu_is_a_clear_error(tiny_model_dir: Path) ->
         pytest.skip("a GPU is visible: tensor parallel generation is allowed here")
     with pytest.raises(QdcError, match="generator.tensor_parallel_size is 2"):
         VLLMBackend(tiny_model_dir, GeneratorConfig(tensor_parallel_size=2), seed=0)
+
+
+def test_close_ends_the_engine_processes(tiny_vllm: Any) -> None:
+    """A generator that stops shuts its vLLM engine down: the engine's processes (which hold GPU memory
+    on a GPU) are gone when close returns."""
+    import psutil
+
+    def engine_processes() -> list[psutil.Process]:
+        return [p for p in psutil.Process().children(recursive=True) if "EngineCore" in " ".join(p.cmdline() + [p.name()])]
+
+    assert engine_processes(), "the engine runs in a child process"
+    tiny_vllm.close()
+    assert not [p for p in engine_processes() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]

@@ -1,8 +1,11 @@
 """The generation interface every backend implements.
 
-A backend is built from a checkpoint folder (a ``save_pretrained`` folder with its tokenizer),
-samples ``n`` completions per prompt with per-token log-probs, and takes new weights in memory
-(``update_weights``) or from a newer folder (``load_checkpoint``) without being rebuilt.
+A backend is built from a checkpoint folder (a ``save_pretrained`` folder with its tokenizer) or a hub
+id, samples ``n`` completions per prompt with per-token log-probs, and takes new weights without being
+rebuilt: in memory (``update_weights``), as a stream of checksummed chunks (``update_weights_streamed``,
+what the loop's object-store sync sends), or from a newer folder (``load_checkpoint``). A backend that
+can receive weights straight from the learner over vLLM's weight-transfer engine (NCCL) says so with
+``supports_weight_transfer``.
 
 Log-probs are those of the raw model distribution (before temperature / top-p), one per generated
 token, so that both backends report the same numbers for the same model and tokens.
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
     import torch
 
     from system.models.config import GeneratorConfig
+    from system.models.weights import StreamSummary, WeightChunk
 
 Weights = "Mapping[str, torch.Tensor] | Iterable[tuple[str, torch.Tensor]]"
 FinishReason = Literal["stop", "length"]
@@ -98,11 +102,16 @@ class GenerationBackend(ABC):
 
     def __init__(self, model_dir: str | Path, config: "GeneratorConfig | None" = None, *, seed: int = 0):
         from system.models.config import GeneratorConfig
-        from system.models.factory import check_model_dir
+        from system.models.factory import model_source
 
-        self.model_dir = check_model_dir(model_dir)
+        self.source = model_source(model_dir)  # an absolute local folder, or a hub id
         self.config = config or GeneratorConfig(backend=self.name)
         self.seed = seed
+
+    @property
+    def supports_weight_transfer(self) -> bool:
+        """Whether `transfer_*` (vLLM's weight-transfer engine, NCCL from learner rank 0) is available."""
+        return False
 
     @abstractmethod
     def generate(self, prompts: Sequence[str], spec: SamplingSpec) -> list[Generation]:
@@ -115,11 +124,36 @@ class GenerationBackend(ABC):
     def update_weights(self, weights: Weights) -> None:
         """Replace the model's weights in memory with a full state dict (HF parameter names)."""
 
+    def update_weights_streamed(self, chunks: "Iterable[WeightChunk]", sent: "StreamSummary") -> None:
+        """Take new weights as a chunk stream: every chunk's checksum is verified before its tensors are
+        used, and the stream must hold everything the sender announced. The default hands whole tensors
+        to `update_weights` as they complete."""
+        from system.models.weights import assemble
+
+        self.update_weights(assemble(chunks, sent))
+
     def load_checkpoint(self, model_dir: str | Path) -> None:
-        """Take the weights of a newer checkpoint folder of the same architecture."""
+        """Take the weights of a newer checkpoint folder (or hub id) of the same architecture."""
+        from system.models.factory import local_folder
         from system.models.weights import read_checkpoint_weights
 
-        self.update_weights(read_checkpoint_weights(model_dir))
+        self.update_weights(read_checkpoint_weights(local_folder(model_dir)))
+
+    # -- vLLM's weight-transfer engine (capability: supports_weight_transfer) ----------------------
+    def transfer_init(self, init_info: dict[str, Any]) -> None:
+        raise NotImplementedError(f"the {self.name} backend cannot join a weight-transfer group")
+
+    def transfer_start(self) -> None:
+        raise NotImplementedError(f"the {self.name} backend cannot join a weight-transfer group")
+
+    def transfer_update(self, update_info: dict[str, Any]) -> None:
+        raise NotImplementedError(f"the {self.name} backend cannot join a weight-transfer group")
+
+    def transfer_finish(self) -> None:
+        raise NotImplementedError(f"the {self.name} backend cannot join a weight-transfer group")
+
+    def transfer_shutdown(self) -> None:
+        """Leave the weight-transfer group (a no-op where there is none)."""
 
     def close(self) -> None:
         """Release the engine (processes, memory). The backend is unusable afterwards."""

@@ -2,13 +2,14 @@
 
 No engine to start, so it is the quick choice for evaluation and small runs; the `vllm` backend is
 the one for throughput. Sampling matches vLLM's defaults (no top-k), and log-probs come from the
-raw logits (``output_logits``), like vLLM's ``raw_logprobs``.
+raw logits (``output_logits``), like vLLM's ``raw_logprobs``. With a GPU visible the model runs on
+``cuda`` (the first of the GPUs this process was given).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from system.errors import QdcError
 from system.models.generation.base import (
@@ -34,7 +35,11 @@ class HFBackend(GenerationBackend):
         super().__init__(model_dir, config, seed=seed)
         from system.models.factory import load_pretrained
 
-        self.model, self.tokenizer = load_pretrained(self.model_dir, self.config.dtype)
+        import torch
+
+        self.device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+        self.model, self.tokenizer = load_pretrained(self.source, self.config.dtype)
+        self.model.to(self.device)
         self.model.eval()
 
     # ------------------------------------------------------------------------------------------
@@ -52,7 +57,7 @@ class HFBackend(GenerationBackend):
     def _generate_chunk(self, prompts: list[str], spec: SamplingSpec, seed: int | None) -> list[Generation]:
         import torch
 
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True)
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.device)
         kwargs: dict = dict(
             max_new_tokens=spec.max_new_tokens,
             num_return_sequences=spec.n,
@@ -67,7 +72,8 @@ class HFBackend(GenerationBackend):
             kwargs.update(do_sample=True, temperature=spec.temperature, top_p=spec.top_p, top_k=0)
         if spec.stop:
             kwargs.update(stop_strings=list(spec.stop), tokenizer=self.tokenizer)
-        with torch.inference_mode(), torch.random.fork_rng(devices=[]):
+        rng_devices = [self.device.index] if self.device.type == "cuda" else []
+        with torch.inference_mode(), torch.random.fork_rng(devices=rng_devices):
             if seed is not None:
                 torch.manual_seed(seed)
             result = self.model.generate(**enc, **kwargs)
@@ -115,18 +121,27 @@ class HFBackend(GenerationBackend):
     # weights
 
     def update_weights(self, weights: Weights) -> None:
-        from system.models.weights import as_state_dict
+        """Copy each tensor into the model as it comes (a stream needs no second full copy here)."""
+        import torch
 
-        state = as_state_dict(weights)
-        missing, unexpected = self.model.load_state_dict(state, strict=False)
-        if unexpected:
-            raise QdcError(f"update_weights: names the model does not have: {sorted(unexpected)[:5]}")
+        targets = self.model.state_dict(keep_vars=True)
+        items = weights.items() if isinstance(weights, Mapping) else weights
+        loaded: set[str] = set()
+        with torch.no_grad():
+            for name, tensor in items:
+                target = targets.get(name)
+                if target is None:
+                    raise QdcError(f"update_weights: a name the model does not have: {name!r}")
+                if tuple(target.shape) != tuple(tensor.shape):
+                    raise QdcError(f"update_weights: {name} has shape {tuple(tensor.shape)}, the model's is "
+                                   f"{tuple(target.shape)}")
+                target.copy_(tensor)
+                loaded.add(name)
         # Tied parameters (lm_head <- embed_tokens) may be absent: a saved folder stores them once.
-        params = dict(self.model.named_parameters(remove_duplicate=False))
-        loaded = {params[k].data_ptr() for k in state if k in params}
-        untied = [k for k in missing if k not in params or params[k].data_ptr() not in loaded]
-        if untied:
-            raise QdcError(f"update_weights: weights missing for {sorted(untied)[:5]}")
+        loaded_ptrs = {targets[k].data_ptr() for k in loaded}
+        missing = [k for k, t in targets.items() if k not in loaded and t.data_ptr() not in loaded_ptrs]
+        if missing:
+            raise QdcError(f"update_weights: weights missing for {sorted(missing)[:5]}")
 
     def state_dict(self) -> "dict[str, torch.Tensor]":
         return self.model.state_dict()
