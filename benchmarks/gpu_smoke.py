@@ -52,7 +52,7 @@ def stage_run(job: dict[str, Any]) -> dict[str, Any]:
     from system.models.generation.base import SamplingSpec
     from system.models.generation.hf_backend import HFBackend
     from system.models.learner import Learner
-    from system.models.sft_data import seed_records
+    from system.tasks.tint_family import seed_records
     from system.models.teardown import census
     from system.models.weights import assemble
 

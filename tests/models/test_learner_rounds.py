@@ -11,7 +11,7 @@ import pytest
 from system.config import TintConfig
 from system.models.config import LearnerConfig, ModelConfig
 from system.models.launch import run_ranks
-from system.models.sft_data import seed_records
+from system.tasks.tint_family import seed_records
 
 pytestmark = pytest.mark.slow
 
