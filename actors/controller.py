@@ -27,7 +27,7 @@ from system.loop.evaluation import metrics_row
 from system.loop.iteration import expand_candidates, kept_fraction, kept_fraction_by_key, pass_at_k, training_set
 from system.loop.progress import Progress
 from system.loop.seeds import stage_seed
-from system.loop.tensorboard import log_row
+from system.loop.trackers import log_row
 from system.models.chat import PromptFormat
 from system.models.generation.base import Generation, SamplingSpec
 from system.store import RunDir
@@ -285,8 +285,7 @@ class LoopController:
         row = metrics_row(self.family, i, result, run, timer.seconds, time.perf_counter() - wall_start, frontiers)
         run.write_json(i, "eval.json", {**result, "row": row})
         artifacts.write_metrics(run)
-        if r.run.tensorboard:
-            log_row(run.path, row)
+        log_row(run.path, row, r)
         run.mark_done(f"{tag}/eval")
         self.progress.iteration_done(row)
 
