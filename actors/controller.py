@@ -29,7 +29,7 @@ from system.loop.progress import Progress
 from system.loop.seeds import stage_seed
 from system.loop.shared_dir import Sighting, blind_nodes_message, look, remove_probe, write_probe
 from system.loop.sync import sync_mode
-from system.loop.tensorboard import log_row
+from system.loop.trackers import log_row
 from system.models.chat import PromptFormat
 from system.models.generation.base import Generation, SamplingSpec
 from system.store import RunDir
@@ -367,8 +367,7 @@ class LoopController:
         row = metrics_row(self.family, i, result, run, timer.seconds, time.perf_counter() - wall_start, frontiers)
         run.write_json(i, "eval.json", {**result, "row": row})
         artifacts.write_metrics(run)
-        if r.run.tensorboard:
-            log_row(run.path, row)
+        log_row(run.path, row, r)
         run.mark_done(f"{tag}/eval")
         self.progress.iteration_done(row)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -90,12 +90,38 @@ class ResourcesConfig(StrictModel):
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
 
 
+TrackerName = Literal["tensorboard", "wandb", "mlflow"]  # system.loop.trackers.TRACKERS has one class per name
+
+
 class RunConfig(StrictModel):
     dir: str | None = Field(None, description="run directory; null = runs/<recipe name>-<UTC timestamp>")
-    tensorboard: bool = Field(True, description="also write TensorBoard event files under the run directory")
+    trackers: list[TrackerName] = Field(
+        default_factory=lambda: ["tensorboard"],
+        description="where each iteration's metrics also go: tensorboard (<run.dir>/tensorboard), wandb (offline "
+        "under <run.dir>/wandb unless logged in), mlflow (<run.dir>/mlruns unless MLFLOW_TRACKING_URI is set)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tensorboard_alias(cls, data: Any) -> Any:
+        """``run.tensorboard: true|false``, the old spelling, still reads as ``run.trackers``."""
+        if not isinstance(data, dict) or "tensorboard" not in data:
+            return data
+        data = dict(data)
+        flag = data.pop("tensorboard")
+        if not isinstance(flag, bool):
+            raise ValueError(f"run.tensorboard is true or false (got {flag!r}); it is the old spelling of "
+                             "run.trackers: [tensorboard]")
+        if "trackers" in data:
+            raise ValueError("give run.trackers only: run.tensorboard is its old spelling "
+                             "(run.tensorboard: true = run.trackers: [tensorboard])")
+        data["trackers"] = ["tensorboard"] if flag else []
+        return data
 
     @model_validator(mode="after")
     def _not_blank(self) -> "RunConfig":
         if self.dir is not None and not self.dir.strip():
             raise ValueError("run.dir is blank; leave it null for a fresh timestamped directory")
+        if len(set(self.trackers)) != len(self.trackers):
+            raise ValueError(f"run.trackers names a tracker twice: {self.trackers}")
         return self
