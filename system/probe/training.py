@@ -38,7 +38,8 @@ def clean_eval_sets(recipe: "Recipe", task: str, splits: Sequence[str]) -> dict[
 
 
 def judge(records: Sequence[Mapping[str, Any]], completions: Sequence[str]) -> dict[str, Any]:
-    """Exact-answer accuracy, mean step validity and the share of fully valid traces."""
+    """Exact-answer accuracy, mean step validity and the share of fully valid traces, and the same three
+    per prompt (`per_prompt`, in the records' order: what confidence intervals resample)."""
     from system.tint import verify
 
     verdicts = [verify(r["task"], r["input"], text) for r, text in zip(records, completions, strict=True)]
@@ -52,6 +53,9 @@ def judge(records: Sequence[Mapping[str, Any]], completions: Sequence[str]) -> d
         "steps_valid": sum(v.steps_valid for v in verdicts) / n if n else 0.0,
         "valid_trace": sum(v.steps_valid == 1.0 and v.chain_consistent for v in verdicts) / n if n else 0.0,
         "by_length": {str(k): sum(xs) / len(xs) for k, xs in sorted(by_length.items())},
+        "per_prompt": {"accuracy": [int(v.answer_correct) for v in verdicts],
+                       "steps_valid": [round(v.steps_valid, 4) for v in verdicts],
+                       "valid_trace": [int(v.steps_valid == 1.0 and v.chain_consistent) for v in verdicts]},
     }
 
 
