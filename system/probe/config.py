@@ -156,6 +156,8 @@ class PromptProbeConfig(StrictModel):
     is measured in the clean cell against `baselines`: the same queries with no exemplars
     (`zero_shot`) and with exemplars of another base task (`wrong_task`)."""
 
+    tasks: list[str] | None = Field(None, description="tasks the prompt probe queries; null = probe.tasks (or "
+                                    "tint.tasks)")
     base_tasks: list[str] = Field(default_factory=lambda: ["max", "min"], min_length=1,
                                   description="tasks in the base model's few-shot training mix (must include the probed tasks)")
     shots: int = Field(3, ge=1, le=16, description="exemplars before each query")
@@ -182,6 +184,11 @@ class PromptProbeConfig(StrictModel):
         if len(set(v)) != len(v):
             raise ValueError(f"repeated base tasks: {v}")
         return _known_tasks(v)
+
+    @field_validator("tasks")
+    @classmethod
+    def _probed(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else _known_tasks(v)
 
     @model_validator(mode="after")
     def _shots_and_baselines(self) -> "PromptProbeConfig":

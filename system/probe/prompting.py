@@ -92,6 +92,11 @@ def check_fits(recipe: "Recipe", tokens: int, what: str) -> None:
                        "raise them or lower probe.prompt.shots (or the split's list lengths)")
 
 
+def prompt_tasks(recipe: "Recipe") -> list[str]:
+    """The tasks the prompt probe queries: probe.prompt.tasks, else the probe's tasks."""
+    return list(recipe.probe.prompt.tasks or probe_tasks(recipe))
+
+
 def base_model_dir(probe_dir: Path, cell: Cell) -> Path:
     return probe_dir / BASE_DIR / cell.id / "model"
 
@@ -153,13 +158,13 @@ class PromptProbe:
         if recipe.probe.prompt.base_steps == 0 and base_recipe(recipe).model.init != "pretrained":
             raise QdcError("probe.prompt.base_steps 0 prompts a pretrained model as it is; a scratch model needs "
                            "base training (base_steps >= 1) or model.path")
-        missing = [t for t in probe_tasks(recipe) if t not in recipe.probe.prompt.base_tasks]
+        missing = [t for t in prompt_tasks(recipe) if t not in recipe.probe.prompt.base_tasks]
         if missing:
             raise QdcError(f"probe.prompt.base_tasks {recipe.probe.prompt.base_tasks} must include the probed "
-                           f"task(s) {missing} (probe.tasks, or tint.tasks when probe.tasks is null)")
+                           f"task(s) {missing} (probe.prompt.tasks, else probe.tasks, else tint.tasks)")
         cfg = self.config(recipe)
         cells = PromptBase().plan(recipe)
-        for task in probe_tasks(recipe):
+        for task in prompt_tasks(recipe):
             for seed in recipe.probe.seeds:
                 cells += [Cell(self.name, task, seed, kind, c, i).fingerprinted(cfg) for kind, c, i in grid_points(recipe)]
         return cells

@@ -181,3 +181,15 @@ def test_bad_prompt_probe_sections(prompt: dict, words: str) -> None:
     with pytest.raises(RecipeError) as err:
         recipe(prompt=prompt)
     assert "probe.prompt" in str(err.value) and words in str(err.value)
+
+
+def test_the_prompt_probe_can_query_tasks_of_its_own() -> None:
+    from system.errors import QdcError
+
+    r = recipe(probes=["finetune", "prompt"], tasks=["max", "sum"],
+               prompt={"tasks": ["max"], "base_tasks": ["max", "min"]})
+    cells = plan_cells(r)
+    assert {c.task for c in cells if c.probe == "prompt"} == {"max"}
+    assert {c.task for c in cells if c.probe == "finetune"} == {"max", "sum"}
+    with pytest.raises(QdcError, match="probe.prompt.tasks"):
+        plan_cells(recipe(probes=["prompt"], tasks=["max", "sum"], prompt={"base_tasks": ["max", "min"]}))
