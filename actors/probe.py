@@ -20,6 +20,7 @@ from actors.common import set_threads
 from actors.placement import start_ray, stop_ray
 from system.config import Recipe, validate_recipe
 from system.probe.cells import Cell, dependencies, plan_cells, run_cell
+from system.probe.convergence import warn_if_under_trained
 from system.probe.results import ProbeDir, probe_dir_for
 from system.store import utc_stamp
 
@@ -43,7 +44,7 @@ def _error_text(err: Exception) -> str:
 
 def run_probe(recipe: Recipe, recipe_yaml: str, *, address: str | None = None) -> Path:
     """Run every unfinished cell of the recipe's probes into the probe directory; returns its path."""
-    out = ProbeDir(probe_dir_for(recipe))
+    out = ProbeDir(probe_dir_for(recipe), recipe.probe.finetune.converged_accuracy)
     out.start(recipe_yaml)
     cells = plan_cells(recipe)  # validates the plan (e.g. prompt base tasks) before Ray starts
     needed = {d.id for c in cells for d in dependencies(recipe, c)}
@@ -51,7 +52,7 @@ def run_probe(recipe: Recipe, recipe_yaml: str, *, address: str | None = None) -
     todo = sorted((c for c in cells if not out.is_done(c)), key=lambda c: c.id not in needed)
     _say(f"{out.path}: {len(cells)} cells, {len(cells) - len(todo)} already finished, {len(todo)} to run")
     if not todo:
-        out.write_state(cells)
+        warn_if_under_trained(out.write_state(cells))
         return out.path
     started_here = not ray.is_initialized()
     start_ray(recipe.resources, address)
@@ -60,7 +61,7 @@ def run_probe(recipe: Recipe, recipe_yaml: str, *, address: str | None = None) -
     finally:
         if started_here:
             stop_ray()
-    out.write_state(cells)
+    warn_if_under_trained(out.write_state(cells))
     if failures:
         listed = "; ".join(f"{cid}: {msg}" for cid, msg in failures.items())
         raise LoopError(f"{len(failures)} probe cell(s) failed (finished cells are kept; rerun to retry): {listed}")

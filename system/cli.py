@@ -80,15 +80,21 @@ def tint_sample(
     seed: int = typer.Option(0, "--seed"),
     noise: str = typer.Option("none", "--noise", help="none | static | dynamic"),
     contamination: float = typer.Option(1.0, "--contamination", help="fraction of records noised"),
-    intensity: float = typer.Option(0.3, "--intensity", help="per-digit (static) or per-step (dynamic) probability"),
+    intensity: float = typer.Option(0.3, "--intensity", help="per-digit (static; dynamic --dynamic-unit digit) or "
+                                    "per-step (dynamic --dynamic-unit step) probability; per line (--static-variant line)"),
     static_variant: str = typer.Option("digit", "--static-variant", help="digit | line"),
+    static_draw: str = typer.Option("uniform", "--static-draw", help="uniform (a digit from 0-9, may be the true one; "
+                                    "the study's) | different (always another digit)"),
+    dynamic_unit: str = typer.Option("digit", "--dynamic-unit", help="digit (each digit of each intermediate value; "
+                                     "the study's) | step (each intermediate value)"),
     out: Optional[Path] = typer.Option(None, "--out", help="write JSONL here (atomically) instead of stdout"),
 ) -> None:
     """Sample TInt records (prompt, completion, answer, noise ground truth)."""
     from system.jsonio import write_jsonl
     from system.tint.commands import sample_command
 
-    write_jsonl(sample_command(task, split, n, seed, noise, contamination, intensity, static_variant), out)
+    write_jsonl(sample_command(task, split, n, seed, noise, contamination, intensity, static_variant, static_draw,
+                               dynamic_unit), out)
 
 
 @tint_app.command("verify")

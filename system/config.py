@@ -57,9 +57,22 @@ def _default_splits() -> dict[str, SplitConfig]:
 
 class NoiseConfig(StrictModel):
     kind: Literal["none", "static", "dynamic"] = "none"
-    contamination: float = Field(0.0, ge=0.0, le=1.0, description="fraction of records noised")
-    intensity: float = Field(0.0, ge=0.0, le=1.0, description="per-digit (static) or per-step (dynamic) probability")
+    contamination: float = Field(0.0, ge=0.0, le=1.0, description="fraction of records noised (each one changed)")
+    intensity: float = Field(0.0, ge=0.0, le=1.0, description="per-digit (static; dynamic_unit digit), per-step "
+                             "(dynamic_unit step) or per-line (static_variant line) probability")
     static_variant: Literal["digit", "line"] = "digit"
+    static_draw: Literal["uniform", "different"] = Field(
+        "uniform", description="static digit noise redraws a digit uniformly from 0-9 (may be the true one; the "
+        "study's) or always as a different digit")
+    dynamic_unit: Literal["digit", "step"] = Field(
+        "digit", description="dynamic noise perturbs each digit of each intermediate value (the study's) or each value")
+
+    def spec(self) -> Any:
+        """The system.tint.NoiseSpec of this section."""
+        from system.tint import NoiseSpec
+
+        return NoiseSpec(self.kind, self.contamination, self.intensity, self.static_variant, self.static_draw,
+                         self.dynamic_unit)
 
 
 class TintConfig(StrictModel):

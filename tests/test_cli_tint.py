@@ -113,6 +113,8 @@ def test_verify_refuses_out_equal_to_its_input(tmp_path: Path) -> None:
         (["--task", "add", "--split", "ood_length"], "--split 'ood_length'"),
         (["--task", "sum", "--noise", "loud"], "--noise 'loud'"),
         (["--task", "sum", "--intensity", "1.5"], "--intensity must be in [0, 1]"),
+        (["--task", "sum", "--static-draw", "gaussian"], "--static-draw 'gaussian'"),
+        (["--task", "sum", "--dynamic-unit", "bit"], "--dynamic-unit 'bit'"),
     ],
 )
 def test_sample_rejects_bad_flags(args: list[str], message: str) -> None:
@@ -125,3 +127,16 @@ def test_sample_is_seeded() -> None:
     b = qdc("tint", "sample", "--task", "mode", "--n", "20", "--seed", "4", "--noise", "static").stdout
     c = qdc("tint", "sample", "--task", "mode", "--n", "20", "--seed", "5", "--noise", "static").stdout
     assert a == b != c
+
+
+def test_sample_noise_definition_flags() -> None:
+    """The study's definitions by default (uniform static draw, dynamic noise per digit); today's
+    earlier ones by flag. Each record says which it carries."""
+    base = ["tint", "sample", "--task", "sum", "--n", "5", "--seed", "2"]
+    static = lines(qdc(*base, "--noise", "static").stdout)
+    assert all(r["noise"]["draw"] == "uniform" for r in static)
+    different = lines(qdc(*base, "--noise", "static", "--static-draw", "different").stdout)
+    assert all(r["noise"]["draw"] == "different" for r in different) and different != static
+    dynamic = lines(qdc(*base, "--noise", "dynamic").stdout)
+    step = lines(qdc(*base, "--noise", "dynamic", "--dynamic-unit", "step").stdout)
+    assert {r["noise"]["unit"] for r in dynamic} == {"digit"} and {r["noise"]["unit"] for r in step} == {"step"}

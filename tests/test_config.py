@@ -28,6 +28,8 @@ def test_defaults_and_overrides_with_type_coercion(tmp_path: Path) -> None:
     assert r.seed == 7 and r.tint.noise.intensity == 0.4 and r.tint.tasks == ["sum", "max"]
     assert r.tint.splits["id"].lengths == (2, 3)
     assert r.tint.splits["ood_length"].lengths == (6, 8)  # untouched splits keep their defaults
+    spec = r.tint.noise.spec()  # the study's noise definitions unless the recipe says otherwise
+    assert (spec.kind, spec.intensity, spec.static_draw, spec.dynamic_unit) == ("dynamic", 0.4, "uniform", "digit")
 
 
 def test_name_defaults_to_the_file_stem(tmp_path: Path) -> None:
@@ -44,6 +46,8 @@ def test_name_defaults_to_the_file_stem(tmp_path: Path) -> None:
         ("tint.noise.intensity=1.5", "tint.noise.intensity", "less than or equal to 1"),
         ("tint.noise.contamination=-0.1", "tint.noise.contamination", "greater than or equal to 0"),
         ("tint.noise.kind=loud", "tint.noise.kind", "'none', 'static' or 'dynamic'"),
+        ("tint.noise.static_draw=gaussian", "tint.noise.static_draw", "'uniform' or 'different'"),
+        ("tint.noise.dynamic_unit=bit", "tint.noise.dynamic_unit", "'digit' or 'step'"),
         ("tint.tasks=[sum, fly]", "tint.tasks", "unknown TInt task"),
         ("tint.splits.id.lengths=[5, 2]", "tint.splits.id.lengths", "low <= high"),
     ],

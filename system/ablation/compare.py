@@ -1,7 +1,9 @@
 """The ablation's comparison table, from the run directories of its variants.
 
 Per (strategy, seed, iteration): ID and OOD accuracy, accuracy by list length, output diversity
-(Vendi score of the model's samples, distinct n-grams) and the selected data's QDC statistics
+(Vendi score of the model's samples across prompts, distinct n-grams; and, where the runs' metrics.jsonl
+has them, the per-prompt diversity of system/qdc/prompt_diversity.py: distinct completions and answers
+among a prompt's k samples, their edit distance, pass@k - pass@1) and the selected data's QDC statistics
 (Vendi, cluster coverage, mean quality and complexity). Then mean and sample standard deviation over
 seeds per (strategy, iteration), and a final-iteration summary.
 """
@@ -16,13 +18,14 @@ import statistics
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from system.qdc.prompt_diversity import KEYS as PROMPT_DIVERSITY
 from system.store import RunDir, atomic_write_json, atomic_write_text
 
 COMPARISON = "comparison.json"
 Row = dict[str, Any]
 
 METRICS = ("id_accuracy", "ood_accuracy", "output_diversity", "distinct_ngrams", "id_gain", "ood_gain",
-           "diversity_change", "n_selected", "pass_at_k",
+           "diversity_change", "n_selected", "pass_at_k", *PROMPT_DIVERSITY, "distinct_per_prompt_change",
            "sel_vendi", "sel_cluster_coverage", "sel_quality", "sel_complexity", "sel_distinct_2", "learn_s", "wall_s")
 LABELS = {
     "id_accuracy": "ID accuracy", "ood_accuracy": "OOD accuracy", "output_diversity": "output Vendi",
@@ -30,6 +33,9 @@ LABELS = {
     "sel_vendi": "selection Vendi", "sel_cluster_coverage": "selection coverage", "sel_quality": "selection quality",
     "sel_complexity": "selection complexity", "sel_distinct_2": "selection distinct-2", "learn_s": "learn s",
     "wall_s": "wall s", "id_gain": "ID gain", "ood_gain": "OOD gain", "diversity_change": "Vendi change",
+    "distinct_per_prompt": "distinct / k", "distinct_answers_per_prompt": "distinct answers / k",
+    "edit_distance_per_prompt": "edit distance", "pass_at_k_gap": "pass@k - pass@1",
+    "distinct_per_prompt_change": "distinct / k change",
 }
 
 
@@ -41,7 +47,8 @@ def variant_rows(strategy: str, seed: int, run_dir: Path) -> list[Row]:
         i = m["iteration"]
         row: Row = {"strategy": strategy, "seed": seed, "iteration": i,
                     **{k: m.get(k) for k in ("id_accuracy", "ood_accuracy", "output_diversity", "distinct_ngrams",
-                                             "n_selected", "pass_at_k", "learn_s", "wall_s", "frontier_length")},
+                                             "n_selected", "pass_at_k", *PROMPT_DIVERSITY, "learn_s", "wall_s",
+                                             "frontier_length")},
                     "accuracy_by_length": m.get("accuracy_by_length") or {}}
         sel_file = run_dir / f"iter_{i:03d}" / "selection.json"
         if i > 0 and sel_file.is_file():
@@ -99,7 +106,8 @@ def add_gains(rows: list[Row]) -> None:
                 r[gain] = r[key] - b[key]
 
 
-GAINS = {"id_accuracy": "id_gain", "ood_accuracy": "ood_gain", "output_diversity": "diversity_change"}
+GAINS = {"id_accuracy": "id_gain", "ood_accuracy": "ood_gain", "output_diversity": "diversity_change",
+         "distinct_per_prompt": "distinct_per_prompt_change"}
 SIGNED = set(GAINS.values())
 
 
@@ -111,8 +119,9 @@ def final_summary(means: Sequence[Row]) -> list[Row]:
         mine = [r for r in means if r["strategy"] == strategy]
         last = max(mine, key=lambda r: r["iteration"])
         row: Row = {"strategy": strategy, "iteration": last["iteration"], "seeds": last["seeds"]}
-        for key in ("id_accuracy", "ood_accuracy", "output_diversity", "distinct_ngrams", *SIGNED):
-            row[key] = last.get(key)
+        for key in ("id_accuracy", "ood_accuracy", "output_diversity", "distinct_ngrams", *PROMPT_DIVERSITY, *SIGNED):
+            if last.get(key) is not None:
+                row[key] = last[key]
         for key in ("sel_vendi", "sel_cluster_coverage", "sel_quality", "sel_complexity"):
             values = [r[key]["mean"] for r in mine if r.get(key)]
             if values:
@@ -144,13 +153,29 @@ FINAL_DIVERSITY_COLUMNS = [("strategy", "strategy"), ("output_diversity", "outpu
                            ("diversity_change", "Vendi change vs seed model"), ("distinct_ngrams", "output distinct-2"),
                            ("sel_vendi", "selection Vendi"), ("sel_cluster_coverage", "selection coverage"),
                            ("sel_quality", "selection quality"), ("sel_complexity", "selection complexity")]
+PROMPT_DIVERSITY_COLUMNS = [("strategy", "strategy"), ("distinct_per_prompt", "distinct completions / k"),
+                            ("distinct_per_prompt_change", "distinct / k change vs seed model"),
+                            ("distinct_answers_per_prompt", "distinct answers / k"),
+                            ("edit_distance_per_prompt", "pairwise edit distance"),
+                            ("pass_at_k_gap", "pass@k - pass@1")]
 ITERATION_COLUMNS = [("strategy", "strategy"), ("iteration", "iteration"), ("id_accuracy", "ID accuracy"),
                      ("ood_accuracy", "OOD accuracy"), ("output_diversity", "output Vendi"),
-                     ("distinct_ngrams", "output distinct-2"), ("n_selected", "selected"),
+                     ("distinct_ngrams", "output distinct-2"), ("distinct_per_prompt", "distinct / k"),
+                     ("pass_at_k_gap", "pass@k - pass@1"), ("n_selected", "selected"),
                      ("sel_vendi", "selection Vendi"), ("sel_quality", "selection quality"), ("seeds", "seeds")]
 
 
+def present(columns: Sequence[tuple[str, str]], rows: Sequence[Row]) -> list[tuple[str, str]]:
+    """The columns some row has a value for (runs from before a metric existed lack it), the first always."""
+    return [c for i, c in enumerate(columns) if i == 0 or any(r.get(c[0]) is not None for r in rows)]
+
+
+def has_prompt_diversity(rows: Sequence[Row]) -> bool:
+    return any(r.get(k) is not None for r in rows for k in PROMPT_DIVERSITY)
+
+
 def markdown_table(rows: Sequence[Row], columns: Sequence[tuple[str, str]]) -> str:
+    columns = present(columns, rows)
     lines = ["| " + " | ".join(h for _, h in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell_text(r.get(k), signed=k in SIGNED) for k, _ in columns)
               + " |" for r in rows]
@@ -169,6 +194,8 @@ def write_comparison(root: Path, runs: Sequence[tuple[str, int, Path]]) -> dict[
     md = ("## Final iteration (mean ± std over seeds)\n\n" + markdown_table(final, FINAL_COLUMNS)
           + "\n## Diversity and selected data (final iteration; selection statistics averaged over iterations)\n\n"
           + markdown_table(final, FINAL_DIVERSITY_COLUMNS)
+          + ("\n## Per-prompt output diversity (final iteration; k samples of each prompt)\n\n"
+             + markdown_table(final, PROMPT_DIVERSITY_COLUMNS) if has_prompt_diversity(final) else "")
           + "\n## Per iteration\n\n" + markdown_table(means, ITERATION_COLUMNS))
     atomic_write_text(root / "comparison.md", md)
     buf = io.StringIO()

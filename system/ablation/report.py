@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from system.ablation.compare import (
-    FINAL_COLUMNS, FINAL_DIVERSITY_COLUMNS, ITERATION_COLUMNS, SIGNED, cell_text, read_comparison,
+    FINAL_COLUMNS, FINAL_DIVERSITY_COLUMNS, ITERATION_COLUMNS, PROMPT_DIVERSITY_COLUMNS, SIGNED, cell_text,
+    has_prompt_diversity, present, read_comparison,
 )
 from system.probe.report import NOWRAP_CSS
 from system.report import _plt, _save, register_section
@@ -17,6 +18,10 @@ Row = dict[str, Any]
 CURVES = (("id_accuracy", "ID accuracy"), ("ood_accuracy", "OOD accuracy (longer lists)"),
           ("output_diversity", "Output diversity (Vendi of the model's samples)"),
           ("distinct_ngrams", "Output distinct 2-grams"))
+PROMPT_CURVES = (("distinct_per_prompt", "Distinct completions / k (per prompt)"),
+                 ("distinct_answers_per_prompt", "Distinct final answers / k (per prompt)"),
+                 ("edit_distance_per_prompt", "Pairwise normalized edit distance (per prompt)"),
+                 ("pass_at_k_gap", "pass@k - pass@1"))
 SELECTION = (("sel_vendi", "Vendi"), ("sel_cluster_coverage", "cluster coverage"), ("sel_quality", "mean quality"),
              ("sel_complexity", "mean complexity"))
 
@@ -30,23 +35,24 @@ def _seeds(means: Sequence[Row]) -> str:
     return f"mean ± std over seeds {seeds}" if len(seeds) > 1 else f"seed {seeds}"
 
 
-def plot_curves(means: Sequence[Row], out: Path) -> Path:
+def plot_curves(means: Sequence[Row], out: Path, curves: Sequence[tuple[str, str]] = CURVES,
+                title: str = "Closed loop per selection strategy") -> Path:
     plt = _plt()
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
     strategies = _strategies(means)
-    for ax, (key, title) in zip(axes.flat, CURVES):
+    for ax, (key, title_) in zip(axes.flat, curves):
         for k, strategy in enumerate(strategies):
             pts = [r for r in means if r["strategy"] == strategy and r.get(key)]
             offset = (k - (len(strategies) - 1) / 2) * 0.04  # keep error bars of equal points apart
             ax.errorbar([r["iteration"] + offset for r in pts], [r[key]["mean"] for r in pts],
                         yerr=[r[key]["std"] for r in pts], marker="o", capsize=3, label=strategy)
-        ax.set(title=title, xlabel="iteration (0 = seed model, shared)", ylabel=title.split(" (")[0])
-        if "accuracy" in key:
+        ax.set(title=title_, xlabel="iteration (0 = seed model, shared)", ylabel=title_.split(" (")[0])
+        if "accuracy" in key or key in ("distinct_per_prompt", "distinct_answers_per_prompt"):
             ax.set_ylim(-0.02, 1.02)
         ax.set_xticks(sorted({r["iteration"] for r in means}))
         ax.grid(alpha=0.3)
     axes[0][0].legend(title="selection strategy", fontsize=8)
-    fig.suptitle(f"Closed loop per selection strategy ({_seeds(means)})", fontsize=12)
+    fig.suptitle(f"{title} ({_seeds(means)})", fontsize=12)
     fig.tight_layout()
     return _save(fig, out)
 
@@ -129,6 +135,7 @@ def plot_selection(means: Sequence[Row], out: Path) -> Path | None:
 
 
 def _table(rows: Sequence[Row], columns: Sequence[tuple[str, str]]) -> str:
+    columns = present(columns, rows)
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h in columns)
     body = "".join("<tr>" + "".join(
         f"<td>{html.escape(cell_text(r.get(k), signed=k in SIGNED))}</td>" for k, _ in columns)
@@ -144,6 +151,14 @@ def ablation_section(run_dir: Path) -> str:
     figs = [plot_curves(means, run_dir / "ablation_curves.png"), plot_gains(means, run_dir / "ablation_gains.png"),
             plot_lengths(means, run_dir / "ablation_lengths.png"),
             plot_selection(means, run_dir / "ablation_selection.png")]
+    per_prompt = ""
+    if has_prompt_diversity(means):
+        figs.insert(1, plot_curves(means, run_dir / "ablation_prompt_diversity.png", PROMPT_CURVES,
+                                   "Per-prompt output diversity (k samples of each prompt)"))
+        per_prompt = ("<h3>Per-prompt output diversity</h3><p>Among the k samples of each evaluation prompt: distinct "
+                      "completions and final answers over k, mean pairwise edit distance over the longer length, and "
+                      "pass@k - pass@1, averaged over prompts (a collapse toward one completion per prompt shows here, "
+                      f"not in the cross-prompt Vendi score).</p>{_table(data['final'], PROMPT_DIVERSITY_COLUMNS)}")
     imgs = "".join(f'<img src="{p.name}" alt="{p.stem}">' for p in figs if p is not None)
     runs = "".join(f"<li>{html.escape(r['strategy'])}, seed {r['seed']}: <code>{html.escape(r['dir'])}</code></li>"
                    for r in data.get("runs", []))
@@ -151,7 +166,7 @@ def ablation_section(run_dir: Path) -> str:
             "selection strategy; iteration 0 is the shared seed model. ± is the sample standard deviation over "
             f"seeds.</p>{imgs}<h3>Final iteration</h3>{_table(data['final'], FINAL_COLUMNS)}"
             "<h3>Diversity and selected data</h3><p>Output diversity at the final iteration; the selected data's "
-            f"statistics averaged over iterations.</p>{_table(data['final'], FINAL_DIVERSITY_COLUMNS)}"
+            f"statistics averaged over iterations.</p>{_table(data['final'], FINAL_DIVERSITY_COLUMNS)}{per_prompt}"
             f"<h3>Per iteration</h3>{_table(means, ITERATION_COLUMNS)}<h3>Runs</h3><ul>{runs}</ul>")
 
 

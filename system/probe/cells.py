@@ -24,7 +24,8 @@ CellResult = dict[str, Any]
 @dataclass(frozen=True)
 class Cell:
     """What one cell does. ``probe`` is a registry name; the prompt probe also has `prompt_base` cells
-    (its base model), on which its prompt cells depend."""
+    (its base model), on which its prompt cells depend, and the fine-tune probe `finetune_curve` cells
+    (the clean cell at smaller step budgets: its learning curve)."""
 
     probe: str
     task: str
@@ -33,6 +34,7 @@ class Cell:
     contamination: float = 0.0
     intensity: float = 0.0
     strategy: str | None = None
+    steps: int | None = None  # a training budget of its own (learning-curve cells); None = the probe's
     fingerprint: str = field(default="", compare=False)
 
     @property
@@ -42,6 +44,8 @@ class Cell:
             parts.append(self.strategy)
         if self.probe in ("finetune", "prompt"):
             parts += [self.noise, f"c{self.contamination:.2f}", f"i{self.intensity:.2f}"]
+        if self.steps is not None:
+            parts.append(f"t{self.steps}")
         parts.append(f"s{self.seed}")
         return "-".join(parts)
 

@@ -29,10 +29,11 @@ def candidate_pool(recipe: "Recipe", task: str, seed: int) -> list[Record]:
     f = recipe.probe.filter
     n = f.pool_size
     n_static, n_dynamic = round(f.static_share * n), round(f.dynamic_share * n)
+    grid = recipe.probe.grid
     parts = [
         ("none", n - n_static - n_dynamic, NoiseSpec()),
-        ("static", n_static, NoiseSpec("static", 1.0, f.static_intensity, recipe.probe.grid.static_variant)),
-        ("dynamic", n_dynamic, NoiseSpec("dynamic", 1.0, f.dynamic_intensity)),
+        ("static", n_static, grid.noise_spec("static", 1.0, f.static_intensity)),
+        ("dynamic", n_dynamic, grid.noise_spec("dynamic", 1.0, f.dynamic_intensity)),
     ]
     splits = recipe.tint.split_specs()
     pool: list[Record] = []
@@ -67,7 +68,7 @@ class FilterProbe:
         f = recipe.probe.filter
         return {**common_config(recipe), "filter_probe": f.model_dump(mode="json", exclude={"strategies"}),
                 "filter": recipe.filter.model_dump(mode="json", exclude={"strategy"}),
-                "static_variant": recipe.probe.grid.static_variant}
+                "noise": recipe.probe.grid.definition()}
 
     def plan(self, recipe: "Recipe") -> list[Cell]:
         cfg = self.config(recipe)

@@ -15,15 +15,18 @@ NOWRAP_CSS = "<style>table.qdc-nowrap td{white-space:nowrap}</style>"
 
 
 def fmt(stats: dict[str, Any] | None) -> str:
+    """mean [95% interval] where there is an interval, else mean ± std over seeds, else the mean."""
     if not stats:
         return ""
+    if "ci_low" in stats:
+        return f"{stats['mean']:.3f} [{stats['ci_low']:.3f}, {stats['ci_high']:.3f}]"
     if stats["n"] > 1:
         return f"{stats['mean']:.3f} ± {stats['std']:.3f}"
     return f"{stats['mean']:.3f}"
 
 
 def html_table(rows: Sequence[Row], columns: Sequence[tuple[str, str]]) -> str:
-    """columns: (key, header); stats dicts print as mean ± std."""
+    """columns: (key, header); stats dicts print as mean [95% interval] (`fmt`)."""
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h in columns)
     body = []
     for r in rows:
@@ -64,6 +67,65 @@ def _img(p: Path | None) -> str:
     return f'<img src="{p.name}" alt="{html.escape(p.stem)}">' if p is not None else ""
 
 
+def noise_definition(run_dir: Path) -> str:
+    """What the grid's noise was, from the probe directory's recipe.yaml (defaults where unset)."""
+    import yaml
+
+    from system.probe.config import NoiseGridConfig
+
+    grid: dict[str, Any] = {}
+    recipe = run_dir / "recipe.yaml"
+    if recipe.is_file():
+        data = yaml.safe_load(recipe.read_text()) or {}
+        grid = ((data.get("probe") or {}).get("grid") or {}) if isinstance(data, dict) else {}
+    g = NoiseGridConfig.model_fields
+    draw = grid.get("static_draw", g["static_draw"].default)
+    unit = grid.get("dynamic_unit", g["dynamic_unit"].default)
+    variant = grid.get("static_variant", g["static_variant"].default)
+    static = ("drops each step line with probability intensity" if variant == "line" else
+              "redraws each digit of the written trace with probability intensity, "
+              + ("uniformly from 0-9 (it may stay the true digit; the study's draw)" if draw == "uniform"
+                 else "as a different digit (every redrawn digit is wrong)"))
+    dynamic = ("replaces each digit of each intermediate value with a different digit with probability intensity "
+               "(the study's unit)" if unit == "digit" else
+               "perturbs each intermediate value (one digit, or a flipped comparison) with probability intensity")
+    return (f"Static noise (<code>static_variant: {html.escape(str(variant))}</code>, <code>static_draw: "
+            f"{html.escape(str(draw))}</code>) {static}; errors do not propagate. <code>static_line</code> noise drops "
+            f"each step line with probability intensity. Dynamic noise (<code>dynamic_unit: {html.escape(str(unit))}"
+            f"</code>) {dynamic} while computing; errors propagate to later steps and the answer.")
+
+
+def convergence_banner(summary: dict[str, Any]) -> str:
+    from system.probe.convergence import UNDER_TRAINED, describe
+
+    convergence = summary.get("convergence")
+    if not convergence:
+        return ""
+    text = html.escape(describe(convergence))
+    if convergence["status"] == UNDER_TRAINED:
+        return (f"<p style='border:2px solid #a50f15;background:#fee0d2;padding:0.6em;font-weight:bold'>"
+                f"{text}</p>")
+    return f"<p><b>{text}</b></p>"
+
+
+def learning_curve_part(means: Sequence[Row], tasks: Sequence[str], summary: dict[str, Any], run_dir: Path) -> str:
+    from system.probe import plots
+
+    rows = [r for r in means if r["probe"] == "finetune_curve" or (r["probe"] == "finetune" and r["noise"] == "none")]
+    if not any(r["probe"] == "finetune_curve" for r in rows):
+        return ""
+    threshold = (summary.get("convergence") or {}).get("threshold")
+    figs = [plots.learning_curve(rows, task, threshold, run_dir / f"probe_finetune_{task}_learning_curve.png")
+            for task in tasks]
+    table, split_columns = pivot([{**r, "noise": "none"} for r in rows], ("task", "steps"), [("accuracy", "accuracy")])
+    table.sort(key=lambda r: (r["task"], r.get("steps") or 0))
+    return ("<h3>Learning curve of the clean cell</h3><p>The clean fine-tune cell trained again at smaller step "
+            "budgets (<code>probe.finetune.curve_points</code>; each point a full run with that budget and the same "
+            "schedule shape): if accuracy still climbs at the full budget, the grid's cells are not converged.</p>"
+            + "".join(_img(f) for f in figs)
+            + html_table(table, [("task", "task"), ("steps", "steps"), *split_columns, ("seeds", "seeds")]))
+
+
 def probe_section(run_dir: Path) -> str:
     from system.probe import plots
 
@@ -73,17 +135,23 @@ def probe_section(run_dir: Path) -> str:
     means: list[Row] = summary["means"]
     tasks = sorted({r["task"] for r in means})
     splits = [s for s in ("id", "ood_length", "ood_digits", "ood_task") if any(r["split"] == s for r in means)]
-    parts = [NOWRAP_CSS, "<h2>Noise-robustness probes</h2>",
-             "<p>Static noise perturbs the written trace (errors do not propagate); dynamic noise perturbs values "
-             "while computing (errors propagate to later steps and the answer). Contamination is the fraction of "
-             "training samples (fine-tune probe) or exemplars (prompt probe) that carry noise; intensity is the "
-             "per-digit (static) or per-step (dynamic) noise probability. Accuracy is exact-answer accuracy on "
-             "clean prompts, greedy. Error bars and ± are the sample standard deviation over seeds.</p>"]
+    parts = [NOWRAP_CSS, "<h2>Noise-robustness probes</h2>", convergence_banner(summary),
+             f"<p>{noise_definition(run_dir)} Contamination is the fraction of training samples (fine-tune probe) or "
+             "exemplars (prompt probe) that carry noise, each of them changed. Accuracy is exact-answer accuracy on "
+             "clean prompts, greedy; every cell of the fine-tune grid trains for the same number of steps. Tables "
+             "give the mean over seeds with its 95% bootstrap interval over prompts and seeds in brackets; error bars "
+             "are that interval.</p>"]
     for probe, title in (("finetune", "Fine-tune probe"), ("prompt", "Prompt probe")):
         rows = [r for r in means if r["probe"] == probe]
         if not rows:
             continue
-        parts.append(f"<h3>{title}</h3>")
+        under = probe == "finetune" and (summary.get("convergence") or {}).get("status") == "under-trained"
+        parts.append(f"<h3>{title}{' (under-trained)' if under else ''}</h3>")
+        if probe == "prompt" and any(r["noise"] in ("zero_shot", "wrong_task") for r in rows):
+            parts.append("<p>Rows <code>zero_shot</code> (the same queries with no exemplars) and <code>wrong_task"
+                         "</code> (clean exemplars of another base task) are the baselines of the clean cell: only "
+                         "where clean few-shot accuracy is well above both does the model read its exemplars, and "
+                         "only then can noise in them matter.</p>")
         for task in tasks:
             probe_splits = [s for s in splits if any(r["split"] == s and r["task"] == task for r in rows)]
             figs = [plots.noise_curves(rows, probe, task, probe_splits, "accuracy", run_dir / f"probe_{probe}_{task}_accuracy.png")]
@@ -96,6 +164,8 @@ def probe_section(run_dir: Path) -> str:
         table, split_columns = pivot(rows, NOISE_KEYS, [("accuracy", "accuracy"), ("steps_valid", "step validity"),
                                                         ("valid_trace", "fully valid traces")])
         parts.append(html_table(table, [*NOISE_COLUMNS, *split_columns, ("seeds", "seeds")]))
+        if probe == "finetune":
+            parts.append(learning_curve_part(means, tasks, summary, run_dir))
     rows = [r for r in means if r["probe"] == "filter"]
     if rows:
         parts.append("<h3>Filter probe</h3><p>A pool of clean, static-noised and dynamic-noised candidates; each "

@@ -4,7 +4,8 @@
     <probe dir>/manifest.json         {"kind": "probe", "finished": [cell ids of this grid], "done": bool}
     <probe dir>/cells/<cell id>.json  one finished cell: {"cell": {...}, "result": {...}}
     <probe dir>/prompt_base/<id>/     base models of the prompt probe
-    <probe dir>/probe.json            the current grid's finished cells as flat rows, and their means
+    <probe dir>/probe.json            the current grid's finished cells as flat rows, their means with 95%
+                                      bootstrap intervals, and whether the clean cell converged
 
 A cell file is written atomically once the cell is done; a rerun skips every cell whose file exists.
 """
@@ -36,8 +37,9 @@ def probe_dir_for(recipe: Any) -> Path:
 
 
 class ProbeDir:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, converged_accuracy: float | None = None):
         self.path = Path(path)
+        self.converged_accuracy = converged_accuracy  # the clean cell's bar (probe.finetune.converged_accuracy)
 
     def cell_file(self, cell: Cell) -> Path:
         return self.path / CELLS / f"{cell.id}.json"
@@ -61,7 +63,11 @@ class ProbeDir:
         atomic_write_json(self.path / MANIFEST, {"kind": "probe", "finished": [c.id for c in finished],
                                                  "planned": len(cells), "done": len(finished) == len(cells)})
         rows = [row for c in finished for row in flatten(c, self.result(c))]
-        summary = {"rows": rows, "means": aggregate(rows)}
+        summary: dict[str, Any] = {"rows": [public(r) for r in rows], "means": aggregate(rows)}
+        if self.converged_accuracy is not None:
+            from system.probe.convergence import check_convergence
+
+            summary["convergence"] = check_convergence(cells, summary["rows"], self.converged_accuracy)
         atomic_write_json(self.path / SUMMARY, summary)
         return summary
 
@@ -75,11 +81,21 @@ def read_summary(path: str | Path) -> dict[str, Any] | None:
 # flat rows: one per (cell, evaluation split)
 
 
+PER_PROMPT = "_per_prompt"  # a row's per-prompt scores: used for intervals, not written to probe.json
+
+
+def public(row: Row) -> Row:
+    return {k: v for k, v in row.items() if not k.startswith("_")}
+
+
 def flatten(cell: Cell, result: CellResult) -> list[Row]:
     base: Row = {"probe": cell.probe, "task": cell.task, "seed": cell.seed, "noise": cell.noise,
                  "contamination": cell.contamination, "intensity": cell.intensity, "cell": cell.id}
     if cell.probe == "prompt_base":
         return []
+    train = result.get("train")
+    if isinstance(train, dict) and train.get("steps") is not None:
+        base["steps"] = train["steps"]
     if cell.strategy is not None:
         base["strategy"] = cell.strategy
         for kind, stats in result.get("keep", {}).items():
@@ -90,22 +106,41 @@ def flatten(cell: Cell, result: CellResult) -> list[Row]:
     evaluation = result.get("eval") or {}
     if not evaluation:
         return [{**base, "split": None}]
-    return [{**base, "split": split, "accuracy": m["accuracy"], "steps_valid": m["steps_valid"],
-             "valid_trace": m["valid_trace"]} for split, m in evaluation.items()]
+    rows = [{**base, "split": split, "accuracy": m["accuracy"], "steps_valid": m["steps_valid"],
+             "valid_trace": m["valid_trace"], PER_PROMPT: m.get("per_prompt")} for split, m in evaluation.items()]
+    # the prompt probe's baselines (no exemplars, another task's exemplars): rows of their own, named in `noise`
+    for split, named in (result.get("baselines") or {}).items():
+        rows += [{**base, "noise": name, "split": split, "accuracy": m["accuracy"], "steps_valid": m["steps_valid"],
+                  "valid_trace": m["valid_trace"], PER_PROMPT: m.get("per_prompt")} for name, m in named.items()]
+    return rows
 
 
 METRICS = ("accuracy", "steps_valid", "valid_trace", "kept_rate_none", "kept_rate_static", "kept_rate_dynamic",
            "share_static", "share_dynamic", "selection_vendi")
-GROUP_KEYS = ("probe", "task", "noise", "contamination", "intensity", "strategy", "split")
+GROUP_KEYS = ("probe", "task", "noise", "contamination", "intensity", "strategy", "steps", "split")
 
 
-def _stats(values: list[float]) -> dict[str, Any]:
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "min": min(values), "max": max(values), "n": len(values)}
+def _stats(values: list[float], per_prompt: list[list[float]] | None = None) -> dict[str, Any]:
+    """Mean over seeds, sample std, min, max, n, and a 95% bootstrap interval (system/probe/stats.py):
+    over prompts and seeds where every seed's per-prompt scores are there, else over seeds."""
+    from system.probe.stats import bootstrap_mean_ci, bootstrap_seeds_ci
+
+    ci = bootstrap_mean_ci(per_prompt) if per_prompt else bootstrap_seeds_ci(values)
+    out = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+           "min": min(values), "max": max(values), "n": len(values)}
+    if ci is not None:
+        out["ci_low"], out["ci_high"] = ci
+    return out
+
+
+def _per_prompt(members: Sequence[Row], metric: str) -> list[list[float]] | None:
+    tables = [(m.get(PER_PROMPT) or {}).get(metric) for m in members]
+    return tables if tables and all(tables) else None  # type: ignore[return-value]
 
 
 def aggregate(rows: Iterable[Row]) -> list[Row]:
-    """Mean, standard deviation (sample), min, max and n over seeds, per group of the other keys."""
+    """Mean, standard deviation (sample), min, max, n and a 95% interval over seeds (and prompts), per
+    group of the other keys."""
     groups: dict[tuple, list[Row]] = {}
     for r in rows:
         groups.setdefault(tuple(r.get(k) for k in GROUP_KEYS), []).append(r)
@@ -114,9 +149,9 @@ def aggregate(rows: Iterable[Row]) -> list[Row]:
         row: Row = dict(zip(GROUP_KEYS, key))
         row["seeds"] = sorted(m["seed"] for m in members)
         for metric in METRICS:
-            values = [float(m[metric]) for m in members if m.get(metric) is not None and not math.isnan(float(m[metric]))]
-            if values:
-                row[metric] = _stats(values)
+            kept = [m for m in members if m.get(metric) is not None and not math.isnan(float(m[metric]))]
+            if kept:
+                row[metric] = _stats([float(m[metric]) for m in kept], _per_prompt(kept, metric))
         out.append(row)
     out.sort(key=lambda r: tuple("" if v is None else str(v) if isinstance(v, str) else f"{v:012.4f}"
                                  for v in (r.get(k) for k in GROUP_KEYS)))

@@ -38,7 +38,8 @@ def clean_eval_sets(recipe: "Recipe", task: str, splits: Sequence[str]) -> dict[
 
 
 def judge(records: Sequence[Mapping[str, Any]], completions: Sequence[str]) -> dict[str, Any]:
-    """Exact-answer accuracy, mean step validity and the share of fully valid traces."""
+    """Exact-answer accuracy, mean step validity and the share of fully valid traces, and the same three
+    per prompt (`per_prompt`, in the records order: what confidence intervals resample)."""
     from system.tasks.evaluation import accuracy_table
     from system.tasks.tint_family import TintFamily, tint_prompt
 
@@ -46,9 +47,12 @@ def judge(records: Sequence[Mapping[str, Any]], completions: Sequence[str]) -> d
     verdicts = TintFamily.default().verify(prompts, completions)
     table = accuracy_table(prompts, verdicts)
     n = table["n"]
-    valid = sum(v.signals["steps_valid"] == 1.0 and bool(v.signals["chain_consistent"]) for v in verdicts)
+    valid = [int(v.signals["steps_valid"] == 1.0 and bool(v.signals["chain_consistent"])) for v in verdicts]
     return {"n": n, "accuracy": table["accuracy"], "steps_valid": table.get("steps_valid", 0.0),
-            "valid_trace": valid / n if n else 0.0, "by_length": table["by_level"]}
+            "valid_trace": sum(valid) / n if n else 0.0, "by_length": table["by_level"],
+            "per_prompt": {"accuracy": [int(v.correct) for v in verdicts],
+                           "steps_valid": [round(float(v.signals["steps_valid"]), 4) for v in verdicts],
+                           "valid_trace": valid}}
 
 
 def greedy(backend: "GenerationBackend", prompts: Sequence[str], max_new_tokens: int) -> list[str]:

@@ -20,6 +20,8 @@ from system.tint.verifier import verify
 
 NOISE_KINDS = ("none", "static", "dynamic")
 STATIC_VARIANTS = ("digit", "line")
+STATIC_DRAWS = ("uniform", "different")
+DYNAMIC_UNITS = ("digit", "step")
 
 
 def task_listing() -> list[dict[str, Any]]:
@@ -41,7 +43,8 @@ def _choice(value: str, allowed: tuple[str, ...], flag: str) -> str:
 
 
 def sample_command(
-    task: str, split: str, n: int, seed: int, noise: str, contamination: float, intensity: float, static_variant: str
+    task: str, split: str, n: int, seed: int, noise: str, contamination: float, intensity: float, static_variant: str,
+    static_draw: str = "uniform", dynamic_unit: str = "digit",
 ) -> list[Record]:
     try:
         spec = get_task(task)
@@ -51,10 +54,12 @@ def sample_command(
         raise QdcError(f"--split {split!r}: task {task!r} has {', '.join(splits_for(spec))}")
     _choice(noise, NOISE_KINDS, "--noise")
     _choice(static_variant, STATIC_VARIANTS, "--static-variant")
+    _choice(static_draw, STATIC_DRAWS, "--static-draw")
+    _choice(dynamic_unit, DYNAMIC_UNITS, "--dynamic-unit")
     for flag, value in (("--contamination", contamination), ("--intensity", intensity)):
         if not 0.0 <= value <= 1.0:
             raise QdcError(f"{flag} must be in [0, 1], got {value}")
-    spec_noise = NoiseSpec(noise, contamination, intensity, static_variant)  # type: ignore[arg-type]
+    spec_noise = NoiseSpec(noise, contamination, intensity, static_variant, static_draw, dynamic_unit)  # type: ignore[arg-type]
     return list(sample_records(task, split, n, seed, spec_noise))
 
 

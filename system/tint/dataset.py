@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from system.tint.execute import Execution, true_execution
-from system.tint.noise import NoiseKind, StaticVariant, dynamic_noise, static_digit_noise, static_line_noise
+from system.tint.noise import (
+    DynamicUnit, NoiseKind, StaticDraw, StaticVariant, dynamic_noise, static_digit_noise, static_line_noise,
+)
 from system.tint.sampling import DEFAULT_SPLITS, SplitSpec, sample_input, splits_for
 from system.tint.tasks import Task, get_task
 from system.tint.text import render, render_prompt
@@ -26,10 +28,15 @@ Record = dict[str, Any]
 
 @dataclass(frozen=True)
 class NoiseSpec:
+    """What noise a data set carries (see system/tint/noise.py for the definitions). The defaults
+    are the study's: static digits redrawn uniformly from 0-9, dynamic noise per digit."""
+
     kind: NoiseKind = "none"
     contamination: float = 0.0
     intensity: float = 0.0
     static_variant: StaticVariant = "digit"
+    static_draw: StaticDraw = "uniform"
+    dynamic_unit: DynamicUnit = "digit"
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.contamination <= 1.0:
@@ -60,17 +67,23 @@ def noised_record(task: Task, values: list[int], split: str, noise: NoiseSpec, r
     clean = true_execution(task, values)
     record = clean_record(task, values, split, clean)
     if noise.kind == "static":
-        noiser = static_line_noise if noise.static_variant == "line" else static_digit_noise
-        out = noiser(clean, rng, noise.intensity)
+        if noise.static_variant == "line":
+            out = static_line_noise(clean, rng, noise.intensity)
+        else:
+            out = static_digit_noise(clean, rng, noise.intensity, noise.static_draw)
         record["completion"], steps = out.completion, out.steps
     elif noise.kind == "dynamic":
-        run, steps = dynamic_noise(task, values, clean, rng, noise.intensity)
+        run, steps = dynamic_noise(task, values, clean, rng, noise.intensity, noise.dynamic_unit)
         record["completion"] = render(run.trace)
     else:
         raise ValueError(f"cannot noise a record with noise kind {noise.kind!r}")
     record["noise"] = {"kind": noise.kind, "noised": True, "steps": steps}
     if noise.kind == "static":
         record["noise"]["variant"] = noise.static_variant
+        if noise.static_variant == "digit":
+            record["noise"]["draw"] = noise.static_draw
+    else:
+        record["noise"]["unit"] = noise.dynamic_unit
     return record
 
 

@@ -1,15 +1,22 @@
 """Noise in chains of thought, as the noise study defines it.
 
 * static, ``digit`` variant: after the trace is computed and rendered, every digit of every segment
-  (steps and the answer line) is replaced by a *different* random digit with probability
-  ``intensity``. Later steps still show the true values: the error does not propagate.
+  (steps and the answer line) is redrawn with probability ``intensity``. The draw is ``uniform``
+  (the study's: a digit from 0-9, which may be the true one, so at intensity 0.9 the true digit still
+  shows with probability 0.1 + 0.9 / 10 = 0.19 and each other digit with 0.09) or ``different`` (any
+  other digit: every redrawn digit is wrong). Later steps still show the true values: the error does
+  not propagate.
 * static, ``line`` variant: each step line is dropped with probability ``intensity``.
-* dynamic: while computing, each intermediate result is perturbed with probability ``intensity``
-  (one digit replaced by a different digit; a comparison outcome flipped). The computation continues
-  with the wrong value, so the error propagates into later steps and the answer.
+* dynamic: while computing, the intermediate results are perturbed and the computation continues with
+  the wrong value, so the error propagates into later steps and the answer. The unit is the ``digit``
+  (the study's: each digit of each intermediate value is replaced by a different digit with
+  probability ``intensity``; a comparison outcome, one binary digit, is flipped with that probability)
+  or the ``step`` (each intermediate result, with probability ``intensity``, gets one digit replaced or
+  its comparison flipped).
 
-A record chosen for noise always ends up with at least one perturbed step: if chance left it clean,
-one segment (static) or one step (dynamic) is perturbed by force.
+A record chosen for noise always ends up changed (at least one digit differs, or a line is gone): if
+chance left it clean, one digit of one segment (static) or one step (dynamic) is perturbed by force.
+So contamination is exactly the fraction of records whose completion differs from the clean one.
 """
 
 from __future__ import annotations
@@ -25,6 +32,9 @@ from system.tint.traced import Step
 
 NoiseKind = Literal["none", "static", "dynamic"]
 StaticVariant = Literal["digit", "line"]
+StaticDraw = Literal["uniform", "different"]
+DynamicUnit = Literal["digit", "step"]
+DIGITS = "0123456789"
 
 
 @dataclass(frozen=True)
@@ -34,15 +44,19 @@ class NoisedText:
 
 
 def _other_digit(rng: random.Random, digit: str, allow_zero: bool = True) -> str:
-    choices = [d for d in "0123456789" if d != digit and (allow_zero or d != "0")]
+    choices = [d for d in DIGITS if d != digit and (allow_zero or d != "0")]
     return rng.choice(choices)
 
 
-def _noise_segment(segment: str, rng: random.Random, intensity: float) -> str:
+def _redraw(rng: random.Random, digit: str, draw: StaticDraw) -> str:
+    return rng.choice(DIGITS) if draw == "uniform" else _other_digit(rng, digit)
+
+
+def _noise_segment(segment: str, rng: random.Random, intensity: float, draw: StaticDraw) -> str:
     chars = list(segment)
     for k, c in enumerate(chars):
         if c.isdigit() and rng.random() < intensity:
-            chars[k] = _other_digit(rng, c)
+            chars[k] = _redraw(rng, c, draw)
     return "".join(chars)
 
 
@@ -52,9 +66,9 @@ def _force_digit(segment: str, rng: random.Random) -> str:
     return segment[:k] + _other_digit(rng, segment[k]) + segment[k + 1 :]
 
 
-def static_digit_noise(run: Execution, rng: random.Random, intensity: float) -> NoisedText:
+def static_digit_noise(run: Execution, rng: random.Random, intensity: float, draw: StaticDraw = "uniform") -> NoisedText:
     segments = [render_step(s) for s in run.trace.steps] + [render_answer(run.trace.answer)]
-    noised = [_noise_segment(seg, rng, intensity) for seg in segments]
+    noised = [_noise_segment(seg, rng, intensity, draw) for seg in segments]
     changed = [i for i, (a, b) in enumerate(zip(segments, noised)) if a != b]
     if not changed:
         i = rng.randrange(len(segments))
@@ -85,13 +99,32 @@ def perturb_value(step: Step, rng: random.Random) -> int:
     return int(sign + digits[:k] + new + digits[k + 1 :])
 
 
+def perturb_digits(step: Step, rng: random.Random, intensity: float) -> int:
+    """The step's result with each digit replaced by a different one with probability ``intensity``
+    (a leading digit never by 0, so the value keeps its length); a comparison flipped with that
+    probability. Equals the true result when nothing was drawn."""
+    if step.is_comparison:
+        return 1 - int(bool(step.result)) if rng.random() < intensity else step.result
+    sign = "-" if step.result < 0 else ""
+    digits = list(str(abs(step.result)))
+    for k, c in enumerate(digits):
+        if rng.random() < intensity:
+            digits[k] = _other_digit(rng, c, allow_zero=not (k == 0 and len(digits) > 1))
+    return int(sign + "".join(digits))
+
+
 def dynamic_noise(
-    task: Task, values: list[int], clean: Execution, rng: random.Random, intensity: float
+    task: Task, values: list[int], clean: Execution, rng: random.Random, intensity: float, unit: DynamicUnit = "digit"
 ) -> tuple[Execution, list[int]]:
     """Recompute with perturbed intermediate results; returns the noised execution and the perturbed steps."""
     perturbed: list[int] = []
 
     def perturb(index: int, step: Step) -> int:
+        if unit == "digit":
+            value = perturb_digits(step, rng, intensity)
+            if value != step.result:
+                perturbed.append(index)
+            return value
         if rng.random() < intensity:
             perturbed.append(index)
             return perturb_value(step, rng)

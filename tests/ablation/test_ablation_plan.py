@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from system.ablation.compare import add_gains, aggregate, final_summary
+from system.ablation.compare import add_gains, aggregate, final_summary, write_comparison
 from system.ablation.plan import ablation_dir_for, seed_stage_key, variants
 from system.config import RecipeError, validate_recipe
 from tests.ablation.conftest import tiny_ablation
@@ -63,3 +64,38 @@ def test_means_and_final_summary() -> None:
     # paired with each seed's own seed model: gains 0.2 and 0.4, Vendi changes -2 and -4
     assert final["id_gain"]["mean"] == pytest.approx(0.3) and final["id_gain"]["std"] == pytest.approx(0.1414, abs=1e-3)
     assert final["diversity_change"]["mean"] == pytest.approx(-3.0)
+
+
+def _write_metrics(run_dir: Path, rows: list[dict]) -> Path:
+    run_dir.mkdir(parents=True)
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return run_dir
+
+
+def test_per_prompt_diversity_is_compared_when_the_runs_have_it(tmp_path: Path) -> None:
+    from system.ablation.report import ablation_section
+
+    def metrics(distinct: list[float | None]) -> list[dict]:
+        return [{"iteration": i, "id_accuracy": 0.5, "ood_accuracy": 0.2, "output_diversity": 10.0,
+                 **({"distinct_per_prompt": d, "distinct_answers_per_prompt": d / 2, "edit_distance_per_prompt": d / 4,
+                     "pass_at_k_gap": 0.1} if d is not None else {})} for i, d in enumerate(distinct)]
+
+    runs = [("top_quality", 0, _write_metrics(tmp_path / "tq0", metrics([0.8, 0.5, 0.25]))),
+            ("top_quality", 1, _write_metrics(tmp_path / "tq1", metrics([0.9, 0.6, 0.35]))),
+            ("qdit", 0, _write_metrics(tmp_path / "qd0", metrics([0.8, 0.8, 0.75])))]
+    data = write_comparison(tmp_path, runs)
+    final = {r["strategy"]: r for r in data["final"]}
+    assert final["top_quality"]["distinct_per_prompt"]["mean"] == pytest.approx(0.3)
+    # paired with each run's own seed model: -0.55 and -0.55
+    assert final["top_quality"]["distinct_per_prompt_change"]["mean"] == pytest.approx(-0.55)
+    assert final["qdit"]["pass_at_k_gap"]["mean"] == pytest.approx(0.1)
+    md = (tmp_path / "comparison.md").read_text()
+    assert "Per-prompt output diversity" in md and "distinct completions / k" in md and "-0.550" in md
+    assert "distinct_per_prompt" in (tmp_path / "comparison.csv").read_text().splitlines()[0]
+    page = ablation_section(tmp_path)
+    assert "Per-prompt output diversity" in page and (tmp_path / "ablation_prompt_diversity.png").is_file()
+
+    older = tmp_path / "older"  # runs from before the metric existed: no empty columns, no section
+    data = write_comparison(older, [("top_quality", 0, _write_metrics(older / "tq0", metrics([None, None])))])
+    md = (older / "comparison.md").read_text()
+    assert "Per-prompt" not in md and "distinct / k" not in md

@@ -27,7 +27,7 @@ TINY_PROBE: dict[str, Any] = {
         "eval_n": 12,
         "max_new_tokens": 64,
         "grid": {"kinds": ["static"], "contaminations": [0.0, 1.0], "static_intensities": [0.6]},
-        "finetune": {"train_size": 640, "steps": 20},
+        "finetune": {"train_size": 640, "steps": 20, "curve_points": []},
         "prompt": {"base_train_size": 200, "base_steps": 10, "shots": 2},
         "filter": {"strategies": ["random", "top_quality"], "pool_size": 120, "steps": 10},
         "cell_timeout_s": 600,
@@ -36,8 +36,11 @@ TINY_PROBE: dict[str, Any] = {
 
 
 def tiny_probe(**probe: Any) -> dict[str, Any]:
+    """The tiny recipe with probe sections changed: a section given as a dict changes only its keys."""
     data = copy.deepcopy(TINY_PROBE)
-    data["probe"].update(probe)
+    for key, value in probe.items():
+        old = data["probe"].get(key)
+        data["probe"][key] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
     return data
 
 

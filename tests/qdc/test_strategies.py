@@ -151,3 +151,17 @@ def test_approximate_paths_match_exact_objectives(cluster_count: int) -> None:
     r_exact = kcenter_radius(data.x, run("kcenter", exact, budget))
     r_approx = kcenter_radius(data.x, run("kcenter", approx, budget))
     assert r_approx <= 1.02 * r_exact
+
+
+@pytest.mark.parametrize("n,n_clusters,budget", [(6000, 60, 60), (5000, 50, 50)])
+def test_approximate_kcenter_seeds_by_farthest_point(n: int, n_clusters: int, budget: int) -> None:
+    """A budget near the number of natural clusters, fewer k-means cells than clusters: every pick of
+    the approximate plan is a farthest point (no cell gets a first centre of its own), so its covering
+    radius is that of the exact farthest-point greedy within a few percent (a first centre per cell,
+    as an earlier version did, gave 1.07x and 1.05x here)."""
+    data = make_clustered(n, n_clusters, seed=3)
+    approx = inputs(data, 1000)
+    assert approx.partition(0).n_cells < n_clusters
+    r_exact = kcenter_radius(data.x, run("kcenter", inputs(data, EXACT), budget))
+    r_approx = kcenter_radius(data.x, run("kcenter", approx, budget))
+    assert r_approx <= 1.03 * r_exact

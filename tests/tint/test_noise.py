@@ -81,3 +81,68 @@ def test_verifier_classifies_noise_kind_at_intensity_0_3(kind: str) -> None:
     assert total == 200 * len(TASKS)
     assert counts["malformed"] == 0
     assert counts[kind] / total >= 0.95, dict(counts)
+
+
+def _digit_pairs(records: list[dict]) -> list[tuple[str, str]]:
+    """(true digit, written digit) at every digit position of static digit-noised completions."""
+    pairs = []
+    for r in records:
+        clean = _clean_text(r)
+        assert len(clean) == len(r["completion"])  # digits are redrawn in place
+        pairs += [(a, b) for a, b in zip(clean, r["completion"]) if a.isdigit()]
+    return pairs
+
+
+@pytest.mark.parametrize("draw,kept", [("uniform", 0.19), ("different", 0.10)])
+def test_static_draw_at_intensity_0_9(draw: str, kept: float) -> None:
+    """The study's uniform draw keeps the true digit with 0.1 + 0.9/10 = 0.19 (each other digit 0.09):
+    the true trace stays the most likely reading. Drawing a different digit keeps it only when no
+    draw happens (0.1), and every other digit is then as likely as the true one."""
+    records = list(sample_records("sum", "id", 1000, seed=4, noise=NoiseSpec("static", 1.0, 0.9, static_draw=draw)))
+    assert all(r["noise"]["draw"] == draw for r in records)
+    pairs = _digit_pairs(records)
+    assert len(pairs) > 15_000
+    same = sum(a == b for a, b in pairs) / len(pairs)
+    assert abs(same - kept) <= 0.02
+    wrong = Counter((int(b) - int(a)) % 10 for a, b in pairs if a != b)
+    for shift in range(1, 10):  # every wrong digit equally likely: (1 - kept) / 9 each
+        assert abs(wrong[shift] / len(pairs) - (1 - kept) / 9) <= 0.02
+
+
+NOISE_OPTIONS = [
+    NoiseSpec("static", 0.5, 0.02, static_draw="uniform"),
+    NoiseSpec("static", 0.5, 0.02, static_draw="different"),
+    NoiseSpec("static", 0.5, 0.02, static_variant="line"),
+    NoiseSpec("dynamic", 0.5, 0.02, dynamic_unit="digit"),
+    NoiseSpec("dynamic", 0.5, 0.02, dynamic_unit="step"),
+]
+
+
+@pytest.mark.parametrize("noise", NOISE_OPTIONS, ids=lambda s: f"{s.kind}-{s.static_variant}-{s.static_draw}-{s.dynamic_unit}")
+def test_every_record_chosen_for_noise_is_changed(noise: NoiseSpec) -> None:
+    """At intensity 0.02 chance leaves most traces untouched: the noiser changes one by force, so
+    contamination stays exactly the fraction of records that differ from the clean trace."""
+    records = list(sample_records("prefix_sum", "id", 400, seed=8, noise=noise))
+    noised = [r for r in records if r["noise"]["noised"]]
+    assert len(noised) == 200
+    assert all(r["completion"] != _clean_text(r) for r in noised)
+    assert all(r["completion"] == _clean_text(r) for r in records if not r["noise"]["noised"])
+
+
+def test_dynamic_digit_unit_perturbs_each_digit_with_probability_p() -> None:
+    import random
+
+    from system.tint.noise import perturb_digits
+    from system.tint.traced import Step
+
+    rng = random.Random(0)
+    n, p = 20_000, 0.3
+    changed = [0, 0, 0]
+    for _ in range(n):
+        value = perturb_digits(Step(400, "+", 83, 483), rng, p)
+        assert 100 <= value <= 999  # the leading digit never becomes 0
+        for k, (a, b) in enumerate(zip("483", str(value))):
+            changed[k] += a != b
+    assert all(abs(c / n - p) <= 0.015 for c in changed), changed
+    flips = sum(perturb_digits(Step(4, "<", 8, 1), rng, p) == 0 for _ in range(n))
+    assert abs(flips / n - p) <= 0.015
