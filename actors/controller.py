@@ -359,10 +359,10 @@ class LoopController:
             outs = self._generate(self.format.texts(flat), greedy, "eval")
             sample_spec = SamplingSpec.from_config(r.generator, seed=stage_seed(r.seed, i, "diversity"))
             first = next(iter(sets.values()))
-            div_prompts = self.format.texts(sets.get("id", first)[: max(1, r.loop.eval.diversity_samples // sample_spec.n)])
-            div_outs = self._generate(div_prompts, sample_spec, "eval")
-            (result,) = wait_all([self.prober.evaluate.remote(sets, [g.samples[0].text for g in outs],
-                                                              [t for g in div_outs for t in g.texts])],
+            div_prompts = sets.get("id", first)[: max(1, r.loop.eval.diversity_samples // sample_spec.n)]
+            div_outs = self._generate(self.format.texts(div_prompts), sample_spec, "eval")
+            (result,) = wait_all([self.prober.evaluate.remote(sets, [g.samples[0].text for g in outs], div_prompts,
+                                                              [g.texts for g in div_outs])],
                                  timeout=self.timeouts.eval, stage="eval", names=["prober"], key="eval")
         row = metrics_row(self.family, i, result, run, timer.seconds, time.perf_counter() - wall_start, frontiers)
         run.write_json(i, "eval.json", {**result, "row": row})

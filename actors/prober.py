@@ -21,5 +21,6 @@ class ProberActor:
     def ready(self) -> bool:
         return True
 
-    def evaluate(self, sets: dict[str, list[TaskPrompt]], greedy: list[str], samples: list[str]) -> dict[str, Any]:
-        return probe_outputs(self.family, sets, greedy, samples, self.config)
+    def evaluate(self, sets: dict[str, list[TaskPrompt]], greedy: list[str], diversity_prompts: list[TaskPrompt],
+                 samples: list[list[str]]) -> dict[str, Any]:
+        return probe_outputs(self.family, sets, greedy, diversity_prompts, samples, self.config)

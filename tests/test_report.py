@@ -33,9 +33,10 @@ def add_metrics(run_path: Path, iterations: tuple[int, ...]) -> list[dict]:
     sets = family.eval_sets(seed=0, n=6)
     greedy = [clean_record(get_task(p.task), list(p.fields["input"]), "x")["completion"] if k % 2 else " 1+1=2 #2"
               for k, p in enumerate(q for split in sets.values() for q in split)]
-    samples = [f" {k}+{k}={2 * k} #{2 * k}" for k in range(12)]
+    div_prompts = sets["id"][:3]  # 4 samples each: two the same, two different
+    samples = [[f" {k}+{k}={2 * k} #{2 * k}"] * 2 + [f" {k}+1={k + 1} #{k + 1}", " #0"] for k in range(3)]
     for i in iterations:
-        result = probe_outputs(family, sets, greedy, samples, FilterConfig())
+        result = probe_outputs(family, sets, greedy, div_prompts, samples, FilterConfig())
         frontiers = run.read_json(i, "curriculum.json")["frontiers"] if i else None
         row = metrics_row(family, i, result, run, {"generate_s": 3.0, "learn_s": 5.0}, 9.0, frontiers)
         run.write_json(i, "eval.json", {**result, "row": row})

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from system.store import RunDir
 from system.tasks.base import TaskFamily, TaskPrompt
+from system.qdc.prompt_diversity import KEYS as PER_PROMPT_KEYS
 from system.tasks.evaluation import accuracy_table
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ def metrics_row(family: TaskFamily, iteration: int, result: dict[str, Any], run:
         "output_diversity": diversity.get("vendi"),
         "distinct_ngrams": diversity.get("distinct_ngrams"),
         "mean_pairwise_distance": diversity.get("mean_pairwise_distance"),
+        **{key: (diversity.get("per_prompt") or {}).get(key) for key in PER_PROMPT_KEYS},
         "n_generated": selection.get("n_generated", 0),
         "n_selected": selection.get("n_selected", 0),
         "pass_at_k": selection.get("pass_at_k"),
@@ -94,6 +96,25 @@ def output_diversity(texts: Sequence[str], config: "FilterConfig") -> dict[str, 
     }
 
 
+def sample_diversity(family: TaskFamily, prompts: Sequence[TaskPrompt], samples: Sequence[Sequence[str]],
+                     config: "FilterConfig") -> dict[str, Any]:
+    """Diversity of the model's samples of a fixed set of prompts (k each, at the generator's
+    temperature): across prompts (Vendi and n-grams of all samples) and within each prompt (distinct
+    completions and answers among its k samples, pairwise edit distance, pass@k - pass@1)."""
+    from system.qdc.prompt_diversity import Sample, per_prompt_diversity
+
+    texts = [t for group in samples for t in group]
+    out = output_diversity(texts, config)
+    rows = []
+    for prompt, group in zip(prompts, samples, strict=True):
+        for text, verdict in zip(group, family.verify([prompt] * len(group), list(group))):
+            rows.append(Sample(prompt.prompt_id, text, verdict.answer, verdict.correct))
+    out["per_prompt"] = per_prompt_diversity(rows) if rows else {}
+    return out
+
+
 def probe_outputs(family: TaskFamily, sets: Mapping[str, Sequence[TaskPrompt]], greedy: Sequence[str],
-                  samples: Sequence[str], config: "FilterConfig") -> dict[str, Any]:
-    return {"splits": evaluate_outputs(family, sets, greedy), "diversity": output_diversity(samples, config)}
+                  diversity_prompts: Sequence[TaskPrompt], samples: Sequence[Sequence[str]],
+                  config: "FilterConfig") -> dict[str, Any]:
+    return {"splits": evaluate_outputs(family, sets, greedy),
+            "diversity": sample_diversity(family, diversity_prompts, samples, config)}

@@ -33,6 +33,9 @@ def test_two_iterations_write_the_run_directory_contract(uninterrupted_run: Path
         for key in ("id_accuracy", "ood_accuracy", "output_diversity", "n_generated", "n_selected", "generate_s",
                     "filter_s", "learn_s", "sync_s", "eval_s", "wall_s"):
             assert key in r, key
+        for key in ("distinct_per_prompt", "distinct_answers_per_prompt", "edit_distance_per_prompt"):
+            assert 0.0 <= r[key] <= 1.0, key
+        assert -1.0 <= r["pass_at_k_gap"] <= 1.0
         assert 0.0 <= r["id_accuracy"] <= 1.0 and r["output_diversity"] > 0
     for i in (1, 2):
         it = run / f"iter_{i:03d}"

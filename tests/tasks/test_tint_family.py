@@ -61,6 +61,21 @@ def test_eval_sets_are_fixed_and_the_ood_summary_is_the_longer_lists(family: Tin
     assert table["accuracy"] == pytest.approx(2 / 3) and table["n"] == 3
 
 
+def test_per_prompt_diversity_of_the_models_samples(family: TintFamily) -> None:
+    from system.loop.evaluation import sample_diversity
+    from system.qdc.config import FilterConfig
+
+    p = TaskPrompt("0", "sum", "sum 12 7 33 =", 52, "id", 3, {"input": [12, 7, 33]})
+    q = TaskPrompt("1", "sum", "sum 1 2 =", 3, "id", 2, {"input": [1, 2]})
+    same = [" 12+7=19 19+33=52 #52"] * 4
+    different = [" 1+2=3 #3", " 1+2=4 #4", " 1+3=4 #4", "x"]
+    out = sample_diversity(family, [p, q], [same, different], FilterConfig())["per_prompt"]
+    assert out["distinct_per_prompt"] == pytest.approx((1 / 4 + 1.0) / 2)
+    assert out["distinct_answers_per_prompt"] == pytest.approx((1 / 4 + 3 / 4) / 2)
+    assert out["pass_at_k_gap"] == pytest.approx((0.0 + (1.0 - 1 / 4)) / 2)
+    assert 0.0 < out["edit_distance_per_prompt"] < 1.0
+
+
 def test_a_verdict_refuses_a_quality_outside_the_unit_range() -> None:
     with pytest.raises(ValueError, match="quality"):
         Verdict(quality=1.5, correct=True)
