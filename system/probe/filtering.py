@@ -82,11 +82,15 @@ class FilterProbe:
         from system.probe.training import train_and_evaluate
         from system.qdc.config import FilterConfig
         from system.qdc.filter import QDCFilter
+        from system.tasks.tint_family import TintFamily
+        from system.tasks.verdicts import judge_candidates
 
         f = recipe.probe.filter
         pool = candidate_pool(recipe, cell.task, cell.seed)
         config = FilterConfig.model_validate({**recipe.filter.model_dump(), "strategy": cell.strategy})
-        selection = QDCFilter(config).select(pool, budget=f.budget, seed=cell.seed)
+        # the TInt family judges the pool once, as the loop's filter stage does; the scorers read its verdicts
+        judged = judge_candidates(TintFamily.default(), pool)
+        selection = QDCFilter(config).select(judged, budget=f.budget, seed=cell.seed)
         chosen = [int(i) for i in selection.chosen]
         result: CellResult = {
             "n_pool": len(pool),

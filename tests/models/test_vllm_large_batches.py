@@ -23,11 +23,21 @@ def _prompts(n: int) -> list[str]:
     return [f"sum {' '.join(str(rng.randint(0, 99)) for _ in range(rng.randint(6, 9)))} =" for _ in range(n)]
 
 
+def engine_processes() -> set[Any]:
+    """vLLM engine processes below this one (other tests' engines may be alive too)."""
+    import psutil
+
+    return {p for p in psutil.Process().children(recursive=True)
+            if "EngineCore" in " ".join(p.cmdline() + [p.name()])}
+
+
 @pytest.fixture(scope="module")
 def tiny_vllm(tiny_model_dir: Path) -> Iterator[Any]:
     from system.models.generation.vllm_backend import VLLMBackend
 
+    before = engine_processes()
     backend = VLLMBackend(tiny_model_dir, seed=0)
+    backend.test_engine_processes = engine_processes() - before  # this backend's own engine
     yield backend
     backend.close()
 
@@ -74,9 +84,7 @@ def test_close_ends_the_engine_processes(tiny_vllm: Any) -> None:
     on a GPU) are gone when close returns."""
     import psutil
 
-    def engine_processes() -> list[psutil.Process]:
-        return [p for p in psutil.Process().children(recursive=True) if "EngineCore" in " ".join(p.cmdline() + [p.name()])]
-
-    assert engine_processes(), "the engine runs in a child process"
+    own = tiny_vllm.test_engine_processes
+    assert own, "the engine runs in a child process"
     tiny_vllm.close()
-    assert not [p for p in engine_processes() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not [p for p in own if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
