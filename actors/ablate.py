@@ -8,7 +8,6 @@ iteration 0 copied into the other strategies' runs.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import ray
@@ -21,18 +20,20 @@ from system.ablation.plan import (
 )
 from system.config import Recipe
 from system.integrity import RunLock
+from system.logs import capture, terminal_err
 from system.store import utc_stamp
 
 
 def _say(message: str) -> None:
-    print(f"[ablate {utc_stamp()}] {message}", file=sys.stderr, flush=True)
+    print(f"[ablate {utc_stamp()}] {message}", file=terminal_err(), flush=True)
 
 
-def run_ablation(recipe: Recipe, recipe_yaml: str, *, address: str | None = None) -> Path:
-    """Run every unfinished variant into the ablation directory, write comparison.{json,md,csv}."""
+def run_ablation(recipe: Recipe, recipe_yaml: str, *, address: str | None = None, verbose: bool = False) -> Path:
+    """Run every unfinished variant into the ablation directory, write comparison.{json,md,csv}. Library
+    output goes to ``<root>/logs/driver.log`` and each run's ``logs/`` unless ``verbose``."""
     root = ablation_dir_for(recipe)
     planned = variants(recipe, root)  # every variant recipe is validated before Ray starts
-    with RunLock(root, "ablation directory"):  # a second `qdc ablate` on this directory is refused
+    with RunLock(root, "ablation directory"), capture(root, verbose):  # a second `qdc ablate` here is refused
         states = {v.label: run_state(v) for v in planned}
         start_manifest(root, recipe_yaml, planned)
         todo = [v for v in planned if states[v.label] != "done"]
@@ -42,7 +43,7 @@ def run_ablation(recipe: Recipe, recipe_yaml: str, *, address: str | None = None
         started_here = not ray.is_initialized()
         try:
             for n, variant in enumerate(todo, 1):
-                _run_variant(recipe, variant, planned, states[variant.label], n, len(todo), address)
+                _run_variant(recipe, variant, planned, states[variant.label], n, len(todo), address, verbose)
                 write_manifest(root, planned)
         finally:
             if started_here:
@@ -52,7 +53,7 @@ def run_ablation(recipe: Recipe, recipe_yaml: str, *, address: str | None = None
 
 
 def _run_variant(recipe: Recipe, variant: Variant, planned: list[Variant], state: str, n: int, total: int,
-                 address: str | None) -> None:
+                 address: str | None, verbose: bool) -> None:
     resume = state == "partial"
     if state == "new" and recipe.ablate.share_seed_stage:
         source = seed_stage_source(variant, planned)
@@ -61,5 +62,5 @@ def _run_variant(recipe: Recipe, variant: Variant, planned: list[Variant], state
             resume = True
             _say(f"{variant.label}: iteration 0 copied from {source.label}")
     _say(f"[{n}/{total}] {variant.label}: {'resuming' if resume else 'starting'} {variant.run_dir}")
-    start_ray(variant.recipe.resources, address)
-    run_loop(variant.recipe, variant.recipe_yaml, resume=resume, address=address)
+    start_ray(variant.recipe.resources, address, verbose=verbose)
+    run_loop(variant.recipe, variant.recipe_yaml, resume=resume, address=address, verbose=verbose)

@@ -7,7 +7,8 @@ controller reads like the loop in DESIGN.md rather than like Ray plumbing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+import time
+from typing import Any, Callable, Sequence
 
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
@@ -37,10 +38,22 @@ def _cancel(refs: Sequence[ray.ObjectRef]) -> None:
             pass
 
 
-def wait_all(refs: list[ray.ObjectRef], *, timeout: float, stage: str, names: Sequence[str], key: str) -> list[Any]:
+def wait_all(refs: list[ray.ObjectRef], *, timeout: float, stage: str, names: Sequence[str], key: str,
+             tick: Callable[[], None] | None = None) -> list[Any]:
     """Results of ``refs`` in order; a timeout cancels the rest and raises StageTimeout naming
-    ``resources.timeouts.<key>``, a dead actor raises ActorDied with its index."""
-    ready, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout)
+    ``resources.timeouts.<key>``, a dead actor raises ActorDied with its index. ``tick`` is called
+    about once a second while waiting (progress display); the deadline is the same."""
+    if tick is None:
+        ready, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout)
+    else:
+        deadline = time.monotonic() + timeout
+        pending = list(refs)
+        while pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            _, pending = ray.wait(refs, num_returns=len(refs), timeout=min(1.0, left))
+            tick()
     if pending:
         _cancel(pending)
         late = [names[refs.index(r)] for r in pending]
@@ -71,9 +84,10 @@ class ActorGroup:
     actors: list[Any]
     names: list[str]
 
-    def call_all(self, method: str, *args: Any, timeout: float, stage: str, key: str, **kwargs: Any) -> list[Any]:
+    def call_all(self, method: str, *args: Any, timeout: float, stage: str, key: str,
+                 tick: Callable[[], None] | None = None, **kwargs: Any) -> list[Any]:
         refs = [getattr(a, method).remote(*args, **kwargs) for a in self.actors]
-        return wait_all(refs, timeout=timeout, stage=stage, names=self.names, key=key)
+        return wait_all(refs, timeout=timeout, stage=stage, names=self.names, key=key, tick=tick)
 
     def call_sharded(self, method: str, shards: Sequence[Any], *, timeout: float, stage: str, key: str, **kwargs: Any) -> list[Any]:
         if len(shards) != len(self.actors):

@@ -30,12 +30,14 @@ from system.loop.seeds import stage_seed
 from system.loop.shared_dir import Sighting, blind_nodes_message, look, remove_probe, write_probe
 from system.loop.sync import sync_mode
 from system.loop.trackers import log_row
+from system.logs import logs_dir, read_step_file
 from system.models.chat import PromptFormat
 from system.models.generation.base import Generation, SamplingSpec
 from system.store import RunDir
 from system.tasks import TaskFamily, family_for
 
 STAGES = ("generate", "filter", "learn", "eval")
+LEARN_PROGRESS = "learn_progress.json"  # under <run>/logs: the step learner rank 0 has reached
 ENGINE_CLOSE_S = 60.0  # longest wait for the generators to shut their engines down when the loop stops
 
 
@@ -63,11 +65,12 @@ class Timer:
 
 class LoopController:
     def __init__(self, recipe: Recipe, run: RunDir, address: str | None = None, progress: Progress | None = None,
-                 on_stage: Callable[[int, str], None] | None = None):
+                 on_stage: Callable[[int, str], None] | None = None, log_dir: Path | None = None):
         self.recipe = recipe
         self.run = run
         self.address = address
         self.progress = progress or Progress()
+        self.log_dir = log_dir  # where actors write their output; None: they stream to this terminal (--verbose)
         self.on_stage = on_stage  # test hook: called when a stage starts
         self.timeouts = recipe.resources.timeouts
         self.generators: ActorGroup | None = None
@@ -87,17 +90,24 @@ class LoopController:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def execute(self) -> list[dict[str, Any]]:
-        start_ray(self.recipe.resources, self.address)
+        r = self.recipe
+        logs = f"; logs: {self.log_dir}" if self.log_dir else ""
+        self.progress.start(f"[bold]qdc run[/bold] {r.name}: {r.loop.iterations} iterations after "
+                            f"{'seed training' if r.loop.seed_training else 'no seed training'} into {self.run.path}{logs}",
+                            r.loop.iterations, r.loop.seed_training)
         try:
+            self.progress.status("starting Ray and the actors")
+            start_ray(r.resources, self.address, verbose=self.log_dir is None)
             self._start_actors()
-            if self.recipe.loop.seed_training:
+            if r.loop.seed_training:
                 self._seed_iteration()
-            for i in range(1, self.recipe.loop.iterations + 1):
+            for i in range(1, r.loop.iterations + 1):
                 self._iteration(i)
             self.run.mark_run_done()
             return self.run.metrics()
         finally:
             self._stop_actors()
+            self.progress.close()
 
     def _start_actors(self) -> None:
         r = self.recipe
@@ -105,24 +115,26 @@ class LoopController:
         self._check_run_dir_is_shared()
         initial = artifacts.latest_model(self.run, r)
         tokenizer = None if initial is not None else artifacts.scratch_tokenizer(self.run, self.family, r)
-        self.learners = LearnerGroup.start(r, self.placement, initial, self.timeouts.actor_start, tokenizer)
+        self.learners = LearnerGroup.start(r, self.placement, initial, self.timeouts.actor_start, tokenizer,
+                                           self.log_dir)
         if initial is None:  # a scratch model: the learner builds it, the generators start from its save
             initial = self.learners.save(artifacts.initial_model_dir(self.run), self.timeouts.learn)
         self.model_dir = initial
         self.format = PromptFormat.for_model(initial, r.task.chat_template)
+        logs = str(self.log_dir) if self.log_dir else None
         gens = [
             GeneratorActor.options(
                 scheduling_strategy=self.placement.strategy(b), num_cpus=r.resources.generator_cpus,
                 num_gpus=r.resources.generator_gpus, max_restarts=r.resources.max_restarts, max_task_retries=0,
-            ).remote(str(initial), self._generator_config(), r.seed, r.resources.threads)
-            for b in self.placement.generators
+            ).remote(str(initial), self._generator_config(), r.seed, r.resources.threads, f"generator-{i}", logs)
+            for i, b in enumerate(self.placement.generators)
         ]
         self.generators = ActorGroup(gens, [f"generator-{i}" for i in range(len(gens))])
         recipe_data = r.model_dump(mode="json")
         self.filter = FilterActor.options(scheduling_strategy=self.placement.strategy(self.placement.filter),
-                                          num_cpus=r.resources.filter_cpus).remote(recipe_data, r.resources.threads)
+                                          num_cpus=r.resources.filter_cpus).remote(recipe_data, r.resources.threads, logs)
         self.prober = ProberActor.options(scheduling_strategy=self.placement.strategy(self.placement.prober),
-                                          num_cpus=r.resources.prober_cpus).remote(recipe_data)
+                                          num_cpus=r.resources.prober_cpus).remote(recipe_data, logs)
         wait_all([g.ready.remote() for g in gens] + [self.filter.ready.remote(), self.prober.ready.remote()],
                  timeout=self.timeouts.actor_start, stage="start", key="actor_start",
                  names=self.generators.names + ["filter", "prober"])
@@ -232,11 +244,10 @@ class LoopController:
         timer = Timer()
         wall = time.perf_counter()
         if not run.is_done("000/learn"):
-            self._stage(0, "learn")
+            self._stage(0, "learn", f"{r.train.max_steps} steps" if r.train.max_steps else "")
             with timer.stage("learn"):
                 seed_data = self.format.sft_rows(artifacts.seed_training_records(self.family, r))
-                metrics = self.learners.train(seed_data, r.train.max_steps, stage_seed(r.seed, 0, "learn"),
-                                              lr=r.train.lr, timeout=self.timeouts.learn)
+                metrics = self._learn(0, seed_data, r.train.max_steps, stage_seed(r.seed, 0, "learn"), r.train.lr)
                 self.model_dir = self.learners.save(artifacts.model_dir(run, 0), self.timeouts.learn)
                 run.write_json(0, "learn.json", {**metrics, "seconds": timer.seconds.get("learn_s")})
             run.mark_done("000/learn")
@@ -251,7 +262,7 @@ class LoopController:
         frontiers = self._frontiers(i)
         tag = f"{i:03d}"
         if not run.is_done(f"{tag}/generate"):
-            self._stage(i, "generate")
+            self._stage(i, "generate", f"{r.loop.prompts_per_iteration} prompts x {r.generator.samples_per_prompt} samples")
             with timer.stage("generate"):
                 prompts = self.family.iteration_prompts(frontiers, r.loop.prompts_per_iteration,
                                                         stage_seed(r.seed, i, "prompts"), i)
@@ -261,7 +272,7 @@ class LoopController:
                 artifacts.write_candidates(run, i, candidates, frontiers)
             run.mark_done(f"{tag}/generate")
         if not run.is_done(f"{tag}/filter"):
-            self._stage(i, "filter")
+            self._stage(i, "filter", r.filter.strategy)
             with timer.stage("filter"):
                 candidates = artifacts.read_candidates(run, i)
                 (selection,) = wait_all([self.filter.select.remote(candidates, stage_seed(r.seed, i, "filter"), r.loop.min_quality)],
@@ -273,7 +284,7 @@ class LoopController:
                 self._report_verify_errors(i, candidates, selection.verdicts)
             run.mark_done(f"{tag}/filter")
         if not run.is_done(f"{tag}/learn"):
-            self._stage(i, "learn")
+            self._stage(i, "learn", f"{r.loop.learn_steps} steps")
             with timer.stage("learn"):
                 selected = self.format.sft_rows(artifacts.selected_records(run, i))
                 rows = r.loop.learn_steps * r.learner.batch_size
@@ -281,8 +292,7 @@ class LoopController:
                                     self.format.sft_rows(artifacts.replay_seed_records(self.family, r, i, rows)), rows,
                                     r.loop.replay_ratio, r.loop.replay_seed_share, stage_seed(r.seed, i, "replay"))
                 if len(selected) >= r.loop.min_train_records:
-                    metrics = self.learners.train(data, r.loop.learn_steps, stage_seed(r.seed, i, "learn"),
-                                                  lr=r.loop.lr, timeout=self.timeouts.learn)
+                    metrics = self._learn(i, data, r.loop.learn_steps, stage_seed(r.seed, i, "learn"), r.loop.lr)
                     self.model_dir = self.learners.save(artifacts.model_dir(run, i), self.timeouts.learn)
                 else:
                     metrics = {"skipped": f"{len(selected)} selected < loop.min_train_records"}
@@ -290,6 +300,21 @@ class LoopController:
             run.mark_done(f"{tag}/learn")
         self._sync(i, timer)
         self._evaluate(i, timer, wall, frontiers=frontiers)
+
+    def _learn(self, i: int, data: list[dict[str, Any]], steps: int | None, seed: int, lr: float | None
+               ) -> dict[str, Any]:
+        """One round on the learners, its steps shown as they go (rank 0 reports them through a file)."""
+        assert self.learners is not None
+        steps_file = logs_dir(self.run.path) / LEARN_PROGRESS
+        steps_file.unlink(missing_ok=True)
+
+        def tick() -> None:
+            reached = read_step_file(steps_file)
+            if reached is not None:
+                self.progress.stage(i, "learn", f"step {reached[0]}/{reached[1]}")
+
+        return self.learners.train(data, steps, seed, lr=lr, timeout=self.timeouts.learn, progress_file=steps_file,
+                                   tick=tick)
 
     def _report_verify_errors(self, i: int, candidates: Sequence[dict[str, Any]], verdicts: Sequence[dict[str, Any]]) -> None:
         """A verifier that raised gave those candidates quality 0; say so, with the first three prompt ids."""
@@ -351,7 +376,7 @@ class LoopController:
         tag = f"{i:03d}"
         if run.is_done(f"{tag}/eval"):
             return
-        self._stage(i, "eval")
+        self._stage(i, "eval", "greedy accuracy, sample diversity")
         with timer.stage("eval"):
             sets = self.family.eval_sets(r.seed)
             flat = [p for split in sets.values() for p in split]
@@ -371,7 +396,7 @@ class LoopController:
         run.mark_done(f"{tag}/eval")
         self.progress.iteration_done(row)
 
-    def _stage(self, i: int, name: str) -> None:
-        self.progress.stage(i, name)
+    def _stage(self, i: int, name: str, detail: str = "") -> None:
+        self.progress.stage(i, name, detail)
         if self.on_stage is not None:
             self.on_stage(i, name)

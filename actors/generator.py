@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import ray
 
-from actors.common import set_threads
+from actors.common import start_actor
 from system.loop.sync import fetch_chunks
 from system.models.config import GeneratorConfig
 from system.models.generation.base import Generation, SamplingSpec
@@ -17,8 +17,9 @@ from system.models.weights import StreamSummary
 
 @ray.remote
 class GeneratorActor:
-    def __init__(self, model_dir: str, config: dict[str, Any], seed: int, threads: int | None = None):
-        set_threads(threads)
+    def __init__(self, model_dir: str, config: dict[str, Any], seed: int, threads: int | None = None,
+                 name: str = "generator", log_dir: str | None = None):
+        start_actor(name, log_dir, threads or 0)
         cfg = GeneratorConfig.model_validate(config)
         self.backend = backend_class(cfg.backend)(model_dir, cfg, seed=seed)
         self.weights_version = str(model_dir)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import ray
 
 from actors.calls import ActorGroup, StageTimeout, wait_all
+from actors.common import start_actor
 from system.loop.checkpoints import save_rank
 from system.loop.sync import ChunkRefs, put_chunks
 from system.models.config import LearnerConfig, ModelConfig
@@ -57,7 +58,8 @@ class GeneratorsClient:
 
 @ray.remote
 class LearnerActor:
-    def __init__(self, rank: int):
+    def __init__(self, rank: int, log_dir: str | None = None):
+        start_actor(f"learner-{rank}", log_dir)
         self.rank = rank
         self.learner: Any = None
         self.sender: Any = None
@@ -77,9 +79,10 @@ class LearnerActor:
                                init_dir=init_dir, tokenizer_dir=tokenizer_dir)
         return True
 
-    def train(self, records: Sequence[dict[str, Any]], max_steps: int | None, seed: int, lr: float | None) -> dict[str, Any]:
+    def train(self, records: Sequence[dict[str, Any]], max_steps: int | None, seed: int, lr: float | None,
+              progress_file: str | None = None) -> dict[str, Any]:
         self.learner.seed = seed
-        return self.learner.train(records, max_steps=max_steps, lr=lr)
+        return self.learner.train(records, max_steps=max_steps, lr=lr, progress_file=progress_file)
 
     def save(self, out: str) -> str | None:
         return save_rank(self.learner, Path(out))
@@ -125,11 +128,11 @@ class LearnerGroup:
 
     @classmethod
     def start(cls, recipe: "Recipe", placement: "Placement", init_dir: Path | str | None, timeout: float,
-              tokenizer_dir: Path | None = None) -> "LearnerGroup":
+              tokenizer_dir: Path | None = None, log_dir: Path | None = None) -> "LearnerGroup":
         r = recipe.resources
         actors = [
             LearnerActor.options(scheduling_strategy=placement.strategy(b), num_cpus=r.learner_cpus,
-                                 num_gpus=r.learner_gpus).remote(rank)
+                                 num_gpus=r.learner_gpus).remote(rank, str(log_dir) if log_dir else None)
             for rank, b in enumerate(placement.learners)
         ]
         group = ActorGroup(actors, [f"learner-{rank}" for rank in range(len(actors))])
@@ -141,9 +144,13 @@ class LearnerGroup:
         return cls(group, Path(init_dir) if init_dir else None)
 
     def train(self, records: list[dict[str, Any]], max_steps: int | None, seed: int, *, lr: float | None,
-              timeout: float) -> dict[str, Any]:
+              timeout: float, progress_file: Path | None = None, tick: Callable[[], None] | None = None
+              ) -> dict[str, Any]:
+        """Every rank trains on ``records``; rank 0 keeps its step in ``progress_file``, and ``tick`` is
+        called about once a second while the ranks train (the driver's progress display)."""
         ref = ray.put(records)
-        results = self.group.call_all("train", ref, max_steps, seed, lr, timeout=timeout, stage="learn", key="learn")
+        results = self.group.call_all("train", ref, max_steps, seed, lr, str(progress_file) if progress_file else None,
+                                      timeout=timeout, stage="learn", key="learn", tick=tick)
         self.held = None  # the weights moved on from any folder
         return results[0]
 

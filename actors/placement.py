@@ -32,12 +32,13 @@ ACTOR_ENV_KEYS = ("TORCH_EXTENSIONS_DIR", "VLLM_CPU_KVCACHE_SPACE", "HF_HUB_OFFL
 _watchdog: subprocess.Popen | None = None
 
 
-def start_ray(resources: ResourcesConfig, address: str | None) -> None:
+def start_ray(resources: ResourcesConfig, address: str | None, verbose: bool = True) -> None:
     """Attach to ``address`` (or RAY_ADDRESS) if given, else start a local Ray with the recipe's CPUs.
 
     A local Ray listens on 127.0.0.1 only, with token authentication (actors/ray_env.py), its
     dashboard off unless ``resources.dashboard``, and a watchdog that ends its processes when this
-    driver ends, however it ends (actors/watchdog.py)."""
+    driver ends, however it ends (actors/watchdog.py). Actor output streams to the driver only when
+    ``verbose``; otherwise each actor writes its own log in the run directory (`system.logs`)."""
     if ray.is_initialized():
         return
     env = {k: os.environ[k] for k in ACTOR_ENV_KEYS if k in os.environ}
@@ -49,14 +50,14 @@ def start_ray(resources: ResourcesConfig, address: str | None) -> None:
     runtime_env = {"env_vars": env}
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
-        ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=verbose)
         return
     prepare_local_ray(None)  # the CLI did this before importing ray; here for callers that did not
     _start_watchdog()
     # address="local": always a Ray of this run's own, never one that `ray start` left on the machine
     ray.init(address="local", num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, runtime_env=runtime_env,
              include_dashboard=resources.dashboard, dashboard_host="127.0.0.1",
-             log_to_driver=True, configure_logging=False)
+             log_to_driver=verbose, configure_logging=False)
     node_ip = ray.util.get_node_ip_address()
     if not ipaddress.ip_address(node_ip).is_loopback:
         warnings.warn(f"the local Ray listens on {node_ip}, not only on 127.0.0.1: ray was imported before "

@@ -8,7 +8,6 @@ arrives, and bounds every wait by `probe.cell_timeout_s`.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,10 @@ import ray
 from ray.exceptions import GetTimeoutError, RayError, RayTaskError
 
 from actors.calls import LoopError, StageTimeout, _cancel
-from actors.common import set_threads
+from actors.common import start_actor
 from actors.placement import start_ray, stop_ray
 from system.config import Recipe, validate_recipe
+from system.logs import capture, logs_dir, terminal_err
 from system.probe.cells import Cell, dependencies, plan_cells, run_cell
 from system.probe.convergence import warn_if_under_trained
 from system.probe.results import ProbeDir, probe_dir_for
@@ -26,14 +26,14 @@ from system.store import utc_stamp
 
 
 @ray.remote(max_retries=0)
-def _cell_task(recipe: dict[str, Any], cell: dict[str, Any], probe_dir: str, threads: int, dep_ids: list[str],
-               *dep_results: dict[str, Any]) -> dict[str, Any]:
-    set_threads(threads)
+def _cell_task(recipe: dict[str, Any], cell: dict[str, Any], probe_dir: str, threads: int, log_dir: str | None,
+               dep_ids: list[str], *dep_results: dict[str, Any]) -> dict[str, Any]:
+    start_actor(f"cell-{cell['probe']}-{cell['task']}-s{cell['seed']}", log_dir, threads)
     return run_cell(validate_recipe(recipe), Cell.from_dict(cell), Path(probe_dir), dict(zip(dep_ids, dep_results)))
 
 
 def _say(message: str) -> None:
-    print(f"[probe {utc_stamp()}] {message}", file=sys.stderr, flush=True)
+    print(f"[probe {utc_stamp()}] {message}", file=terminal_err(), flush=True)
 
 
 def _error_text(err: Exception) -> str:
@@ -42,10 +42,16 @@ def _error_text(err: Exception) -> str:
     return f"{type(err).__name__}: {err}"
 
 
-def run_probe(recipe: Recipe, recipe_yaml: str, *, address: str | None = None) -> Path:
-    """Run every unfinished cell of the recipe's probes into the probe directory; returns its path."""
+def run_probe(recipe: Recipe, recipe_yaml: str, *, address: str | None = None, verbose: bool = False) -> Path:
+    """Run every unfinished cell of the recipe's probes into the probe directory; returns its path.
+    Library output goes to ``<probe dir>/logs/`` (the driver's and each cell's) unless ``verbose``."""
     out = ProbeDir(probe_dir_for(recipe), recipe.probe.finetune.converged_accuracy)
     out.start(recipe_yaml)
+    with capture(out.path, verbose):
+        return _run_probe(recipe, out, address, verbose)
+
+
+def _run_probe(recipe: Recipe, out: ProbeDir, address: str | None, verbose: bool) -> Path:
     cells = plan_cells(recipe)  # validates the plan (e.g. prompt base tasks) before Ray starts
     needed = {d.id for c in cells for d in dependencies(recipe, c)}
     # cells others wait for (base models, the longest cells) go first; otherwise plan order
@@ -55,9 +61,9 @@ def run_probe(recipe: Recipe, recipe_yaml: str, *, address: str | None = None) -
         warn_if_under_trained(out.write_state(cells))
         return out.path
     started_here = not ray.is_initialized()
-    start_ray(recipe.resources, address)
+    start_ray(recipe.resources, address, verbose=verbose)
     try:
-        failures = _run_cells(recipe, out, cells, todo)
+        failures = _run_cells(recipe, out, cells, todo, None if verbose else logs_dir(out.path))
     finally:
         if started_here:
             stop_ray()
@@ -68,7 +74,8 @@ def run_probe(recipe: Recipe, recipe_yaml: str, *, address: str | None = None) -
     return out.path
 
 
-def _run_cells(recipe: Recipe, out: ProbeDir, cells: list[Cell], todo: list[Cell]) -> dict[str, str]:
+def _run_cells(recipe: Recipe, out: ProbeDir, cells: list[Cell], todo: list[Cell], log_dir: Path | None
+               ) -> dict[str, str]:
     p = recipe.probe
     data = recipe.model_dump(mode="json")
     task = _cell_task.options(num_cpus=p.cpus_per_cell, num_gpus=p.gpus_per_cell)
@@ -78,7 +85,8 @@ def _run_cells(recipe: Recipe, out: ProbeDir, cells: list[Cell], todo: list[Cell
     for cell in todo:  # dependencies come first
         deps = dependencies(recipe, cell)
         dep_values = [refs[d.id] if d.id in refs else out.result(d) for d in deps]
-        ref = task.remote(data, cell.to_dict(), probe_dir, p.threads(), [d.id for d in deps], *dep_values)
+        ref = task.remote(data, cell.to_dict(), probe_dir, p.threads(), str(log_dir) if log_dir else None,
+                          [d.id for d in deps], *dep_values)
         refs[cell.id] = ref
         pending[ref] = cell
     failures: dict[str, str] = {}

@@ -21,6 +21,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 SetOption = typer.Option([], "--set", help="override a recipe key: a.b.c=value (repeatable)")
 
 
+def _error(message: str) -> None:
+    """One line on the terminal; where a run's output went to its log, the line says where."""
+    from system.logs import last_log
+
+    log = last_log()
+    typer.echo(f"error: {message}" + (f" (full log: {log})" if log is not None else ""), err=True)
+
+
 def reported(fn: F) -> F:
     """Turn user errors into one message on stderr and exit code 2."""
 
@@ -29,12 +37,12 @@ def reported(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except QdcError as e:
-            typer.echo(f"error: {e}", err=True)
+            _error(str(e))
             raise typer.Exit(2) from None
         except OSError as e:
             if e.filename is None:  # not about a file the user named: a bug or the system, keep the traceback
                 raise
-            typer.echo(f"error: {e.filename}: {e.strerror or e}", err=True)
+            _error(f"{e.filename}: {e.strerror or e}")
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -199,12 +207,14 @@ def measure_cmd(
 @reported
 def train_cmd(recipe: Path, out: Path = typer.Option(..., "--out"), set_: list[str] = SetOption,
               force: bool = typer.Option(False, "--force", help="replace a non-empty --out folder (only once the "
-                                         "new training has finished)")) -> None:
-    """Seed training of the scratch model on clean TInt data, then ID/OOD evaluation."""
+                                         "new training has finished)"),
+              verbose: bool = typer.Option(False, "--verbose", help="stream what the trainer and the libraries "
+                                           "print (by default it goes to OUT/logs/driver.log)")) -> None:
+    """Seed training of the recipe's model on its task's seed set, then evaluation."""
     from system.config import load_recipe
     from system.models.commands import train_command
 
-    train_command(load_recipe(recipe, set_), out, force=force, recipe_path=recipe)
+    train_command(load_recipe(recipe, set_), out, force=force, recipe_path=recipe, verbose=verbose)
 
 
 @app.command("eval")
@@ -233,6 +243,8 @@ def eval_cmd(
 # the closed loop and its report
 
 
+VerboseOption = typer.Option(False, "--verbose", help="stream what Ray, vLLM and the libraries print to this "
+                             "terminal (by default it goes to the run's logs/ folder)")
 AddressOption = typer.Option(None, "--address", help="attach to a Ray cluster (default: RAY_ADDRESS or a local Ray)")
 
 
@@ -259,23 +271,26 @@ def run_cmd(
     repair: bool = typer.Option(False, "--repair", help="with --resume: if a finished stage's files are damaged, "
                                 "roll the run back to the last intact stage and continue from there"),
     address: Optional[str] = AddressOption,
+    verbose: bool = VerboseOption,
 ) -> None:
     """The closed loop: generate -> filter -> learn -> sync -> probe, for loop.iterations iterations."""
-    _launch(recipe, set_, "actors.driver:run_loop", resume=resume, repair=repair, address=address)
+    _launch(recipe, set_, "actors.driver:run_loop", resume=resume, repair=repair, address=address, verbose=verbose)
 
 
 @app.command("probe")
 @reported
-def probe_cmd(recipe: Path, set_: list[str] = SetOption, address: Optional[str] = AddressOption) -> None:
+def probe_cmd(recipe: Path, set_: list[str] = SetOption, address: Optional[str] = AddressOption,
+              verbose: bool = VerboseOption) -> None:
     """Noise-robustness grid on TInt (fine-tune, prompt and filter probes); finished cells are skipped on rerun."""
-    _launch(recipe, set_, "actors.probe:run_probe", address=address)
+    _launch(recipe, set_, "actors.probe:run_probe", address=address, verbose=verbose)
 
 
 @app.command("ablate")
 @reported
-def ablate_cmd(recipe: Path, set_: list[str] = SetOption, address: Optional[str] = AddressOption) -> None:
+def ablate_cmd(recipe: Path, set_: list[str] = SetOption, address: Optional[str] = AddressOption,
+               verbose: bool = VerboseOption) -> None:
     """The closed loop once per filtering strategy (same seeds, same compute), then a comparison table."""
-    _launch(recipe, set_, "actors.ablate:run_ablation", address=address)
+    _launch(recipe, set_, "actors.ablate:run_ablation", address=address, verbose=verbose)
 
 
 @app.command("report")

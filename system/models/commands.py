@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
 def _console() -> "Console":
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    from system.logs import terminal_err
+
+    return Console(file=terminal_err(), highlight=False)
 
 
 def open_backend(name: str, model_dir: str | Path, seed: int = 0, **overrides: Any) -> "GenerationBackend":
@@ -74,12 +77,13 @@ def _check_train_out(recipe: "Recipe", out: Path, force: bool, recipe_path: Path
                        "it once the new training has finished")
 
 
-def train_command(recipe: "Recipe", out: Path, *, force: bool = False, recipe_path: Path | None = None) -> dict[str, Any]:
+def train_command(recipe: "Recipe", out: Path, *, force: bool = False, recipe_path: Path | None = None,
+                  verbose: bool = False) -> dict[str, Any]:
     """Train the recipe's model on its clean seed set, save DIR/model, evaluate into DIR/eval.json.
 
     Everything is written into a temp folder beside DIR, which replaces DIR only once training and
     evaluation finished: a failed or killed run leaves DIR as it was. A non-empty DIR is replaced
-    only with ``force``."""
+    only with ``force``. What the libraries print goes to DIR/logs/driver.log unless ``verbose``."""
     from system.store import atomic_write_dir
     from system.tasks import family_for
 
@@ -91,11 +95,18 @@ def train_command(recipe: "Recipe", out: Path, *, force: bool = False, recipe_pa
     if unknown:
         raise QdcError(f"train.task_weights: {unknown} are not tasks of the seed set ({', '.join(family.tasks())})")
     result: dict[str, Any] = {}
-    atomic_write_dir(out, lambda work: result.update(_train_into(recipe, family, work, out)))
+    atomic_write_dir(out, lambda work: result.update(_train_quietly(recipe, family, work, out, verbose)))
     return result
 
 
-def _train_into(recipe: "Recipe", family: Any, work: Path, out: Path) -> dict[str, Any]:
+def _train_quietly(recipe: "Recipe", family: Any, work: Path, out: Path, verbose: bool) -> dict[str, Any]:
+    from system.logs import capture
+
+    with capture(work, verbose):
+        return _train_into(recipe, family, work, out, verbose)
+
+
+def _train_into(recipe: "Recipe", family: Any, work: Path, out: Path, verbose: bool = True) -> dict[str, Any]:
     """The training run itself, writing into ``work`` (which becomes ``out``)."""
     from system.config import dump_recipe
     from system.models.chat import PromptFormat
@@ -115,7 +126,13 @@ def _train_into(recipe: "Recipe", family: Any, work: Path, out: Path) -> dict[st
     console.print(f"[bold]qdc train[/] {recipe.name}: {len(records)} seed records of {', '.join(family.tasks())}; "
                   f"learner world_size={recipe.learner.world_size} zero_stage={recipe.learner.zero_stage}")
     t = recipe.train
-    train_kwargs = {"epochs": t.epochs, "max_steps": t.max_steps, "lr": t.lr, "progress": True}
+    from system.logs import logs_dir
+    from system.loop.progress import StepBar
+
+    steps_file = logs_dir(work) / "train_progress.json"
+    train_kwargs = {"epochs": t.epochs, "max_steps": t.max_steps, "lr": t.lr, "progress": verbose,
+                    "progress_file": str(steps_file)}
+    bar = StepBar("seed training", steps_file, console) if not verbose else contextlib.nullcontext()
     from system.models.factory import count_parameters, load_pretrained
 
     start = time.perf_counter()
@@ -125,14 +142,17 @@ def _train_into(recipe: "Recipe", family: Any, work: Path, out: Path) -> dict[st
         learner = Learner(recipe.learner, recipe.model, seed=recipe.seed, tokenizer_dir=tokenizer_dir)
         params = count_parameters(learner.model)
         console.print(f"model: {type(learner.model).__name__}, {params:,} parameters")
-        metrics = learner.train(records, **train_kwargs)
+        with bar:
+            metrics = learner.train(records, **train_kwargs)
         learner.save(model_dir)
         learner.close()
     else:
         from system.models.launch import run_ranks
 
-        metrics = run_ranks(recipe.learner, recipe.model, seed=recipe.seed, records=records,
-                            train_kwargs=train_kwargs, save_dir=model_dir, show_rank0=True, tokenizer_dir=tokenizer_dir)
+        with bar:
+            metrics = run_ranks(recipe.learner, recipe.model, seed=recipe.seed, records=records,
+                                train_kwargs=train_kwargs, save_dir=model_dir, show_rank0=verbose,
+                                tokenizer_dir=tokenizer_dir)
         params = count_parameters(load_pretrained(model_dir)[0])
         console.print(f"model: {params:,} parameters, trained as {recipe.learner.world_size} ranks")
     train_s = time.perf_counter() - start

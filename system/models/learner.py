@@ -233,15 +233,17 @@ class Learner:
         max_steps: int | None = None,
         lr: float | None = None,
         progress: bool = False,
+        progress_file: str | Path | None = None,
     ) -> dict[str, Any]:
         """SFT on ``records`` (dicts with ``prompt`` and ``completion``); returns metrics.
+        ``progress_file``: rank 0 keeps the step reached there (`sft_trainer.StepFile`).
 
         ``epochs`` / ``max_steps`` / ``lr`` override the learner section for this call (seed
         training and loop rounds want different budgets). Every rank passes the same records;
         the trainer's sampler gives each rank its share of every global batch.
         """
         import datasets
-        from system.models.sft_trainer import GradHookCount, RankLocalMetricsSFTTrainer
+        from system.models.sft_trainer import GradHookCount, RankLocalMetricsSFTTrainer, StepFile
 
         rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in records]
         if not rows:
@@ -271,6 +273,8 @@ class Learner:
             trainer.remove_callback(ProgressCallback)
         hooks = GradHookCount(self.model)
         trainer.add_callback(hooks)
+        if progress_file is not None and self.rank == 0:
+            trainer.add_callback(StepFile(progress_file))
         start, cpu_start = time.perf_counter(), time.process_time()
         try:
             result = trainer.train()

@@ -1,8 +1,10 @@
-"""TRL's SFTTrainer, with the per-step logging metrics of a multi-rank run kept on each rank, and a
-callback that counts the gradient hooks a round trains with."""
+"""TRL's SFTTrainer, with the per-step logging metrics of a multi-rank run kept on each rank, a
+callback that counts the gradient hooks a round trains with, and one that reports the step reached."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
@@ -33,6 +35,28 @@ class RankLocalMetricsSFTTrainer(SFTTrainer):
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         finally:
             del self.accelerator.gather_for_metrics
+
+
+class StepFile(TrainerCallback):
+    """Rank 0 writes ``{"step": s, "max_steps": n}`` to a small file at most twice a second, so that a
+    process that is not the trainer (the loop's driver, `qdc train` around its ranks) can show the
+    training's progress without its output."""
+
+    def __init__(self, path: str | Path, every_s: float = 0.5):
+        self.path = Path(path)
+        self.every_s = every_s
+        self._last = 0.0
+
+    def _write(self, state: Any) -> None:
+        from system.logs import write_step_file
+
+        write_step_file(self.path, int(state.global_step), int(state.max_steps))
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        now = time.monotonic()
+        if now - self._last >= self.every_s or state.global_step >= state.max_steps:
+            self._last = now
+            self._write(state)
 
 
 class GradHookCount(TrainerCallback):

@@ -9,7 +9,6 @@ the report) marks the results "under-trained".
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Sequence, TextIO
 
 from system.probe.cells import Cell
@@ -75,7 +74,9 @@ def warn_if_under_trained(summary: dict[str, Any] | None, stream: TextIO | None 
     convergence = (summary or {}).get("convergence")
     if not convergence:
         return False
-    stream = stream or sys.stderr
+    from system.logs import terminal_err
+
+    stream = stream or terminal_err()
     text = describe(convergence)
     if convergence["status"] == UNDER_TRAINED:
         bar = "!" * 100

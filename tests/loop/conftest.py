@@ -53,6 +53,9 @@ def uninterrupted_run(tiny_recipe: Path, tmp_path_factory: pytest.TempPathFactor
     out = tmp_path_factory.mktemp("runs") / "uninterrupted"
     proc = qdc_run(tiny_recipe, "--set", f"run.dir={out}")
     assert proc.returncode == 0, proc.stderr[-4000:]
+    # what the terminal showed, beside the run directory (for the quiet-terminal test)
+    (out.parent / "terminal.stdout").write_text(proc.stdout)
+    (out.parent / "terminal.stderr").write_text(proc.stderr)
     return out
 
 

@@ -49,6 +49,20 @@ def test_two_iterations_write_the_run_directory_contract(uninterrupted_run: Path
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
 
 
+def test_the_terminal_shows_progress_and_the_logs_hold_the_libraries_output(uninterrupted_run: Path) -> None:
+    stdout = (uninterrupted_run.parent / "terminal.stdout").read_text()
+    stderr = (uninterrupted_run.parent / "terminal.stderr").read_text()
+    assert stdout.strip() == str(uninterrupted_run)  # the run directory, for scripts
+    for text in (stdout, stderr):
+        assert "Warning" not in text and "WARNING" not in text and "Traceback" not in text
+    assert "iteration 2 ID" in stderr and "logs" in stderr
+    logs = uninterrupted_run / "logs"
+    names = {p.name for p in logs.glob("*.log")}
+    assert {"driver.log", "generator-0.log", "learner-0.log", "filter.log", "prober.log"} <= names
+    # the learner's library warnings (DDP/accelerate, DeepSpeed) are in its log, not on the terminal
+    assert "Warning" in (logs / "learner-0.log").read_text() or "WARNING" in (logs / "learner-0.log").read_text()
+
+
 def test_report_renders(uninterrupted_run: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "system.cli", "report", str(uninterrupted_run)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
