@@ -43,6 +43,17 @@ def tiny_recipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return p
 
 
+@pytest.fixture(scope="module")
+def local_ray():
+    """A Ray of the test module's own, started as `qdc run` starts it (never one left on the machine)."""
+    from actors.placement import start_ray, stop_ray
+    from system.loop.config import ResourcesConfig
+
+    start_ray(ResourcesConfig(num_cpus=2), None, verbose=False)
+    yield
+    stop_ray()
+
+
 def qdc_run(recipe: Path, *args: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "system.cli", "run", str(recipe), *args], cwd=ROOT, env=loop_env(),
                           capture_output=True, text=True, timeout=900, **kw)

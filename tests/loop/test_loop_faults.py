@@ -24,13 +24,6 @@ from tests.loop.conftest import TINY
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def recipe_at(tmp_path: Path, **loop: object):
     data = {**TINY, "loop": {**TINY["loop"], **loop}, "run": {"dir": str(tmp_path / "run")}}
     p = tmp_path / "tiny.yaml"

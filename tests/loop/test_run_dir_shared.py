@@ -53,7 +53,8 @@ def _start(cmd: list[str], log: Path, ray_tmp: str) -> subprocess.Popen:
     # machine-wide default (/tmp/ray) that record would make every later plain `ray.init()` on the
     # machine try to join this cluster. (Short: Ray's socket paths must fit in 107 bytes.)
     # a multi-node cluster: Ray's single-machine switch (set for local runs, actors/ray_env.py) must be off
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_TMPDIR": ray_tmp, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"}
+    # the session's token auth (tests/conftest.py): Ray keeps the auth mode of its first use in a process
+    env = {**os.environ, "RAY_TMPDIR": ray_tmp, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"}
     return subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
 
@@ -72,7 +73,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def two_node_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def two_node_cluster(tmp_path: Path):
     prefix = _unshare_prefix()
     if prefix is None:
         pytest.skip("needs `unshare` (mount namespaces) to give one node its own view of the file system")
@@ -87,14 +88,13 @@ def two_node_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     try:
         deadline = time.monotonic() + 120
         while subprocess.run([RAY, "status", "--address", f"127.0.0.1:{port}"], capture_output=True,
-                             env={**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_TMPDIR": ray_tmp,
+                             env={**os.environ, "RAY_TMPDIR": ray_tmp,
                                   "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"}).returncode != 0:
             assert time.monotonic() < deadline and head.poll() is None, (tmp_path / "head.log").read_text()[-2000:]
             time.sleep(1)
         script = (f"hostname hidden-node && mount -t tmpfs tmpfs {hidden} && "
                   f"exec {RAY} start --address 127.0.0.1:{port} {' '.join(common)}")
         nodes.append(_start([*prefix, "sh", "-c", script], tmp_path / "worker.log", ray_tmp))
-        monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # restored after the test: later tests use token auth
         ray.init(address=f"127.0.0.1:{port}", log_to_driver=False)
         while len([n for n in ray.nodes() if n["Alive"]]) < 2:
             assert time.monotonic() < deadline and nodes[1].poll() is None, (tmp_path / "worker.log").read_text()[-2000:]

@@ -27,13 +27,6 @@ PROMPTS = ["sum 3 4 =", "max 9 2 =", "sum 12 7 33 ="]
 GREEDY = SamplingSpec(n=1, temperature=0.0, max_new_tokens=16)
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def _call(ref, timeout: float = 300):
     (out,) = wait_all([ref], timeout=timeout, stage="sync", names=["actor"], key="sync")
     return out
