@@ -71,6 +71,7 @@ class LoopController:
         self.address = address
         self.progress = progress or Progress()
         self.log_dir = log_dir  # where actors write their output; None: they stream to this terminal (--verbose)
+        self._starting: tuple[list[Any], list[str], float] | None = None  # actors whose start is not awaited yet
         self.on_stage = on_stage  # test hook: called when a stage starts
         self.timeouts = recipe.resources.timeouts
         self.generators: ActorGroup | None = None
@@ -135,9 +136,24 @@ class LoopController:
                                           num_cpus=r.resources.filter_cpus).remote(recipe_data, r.resources.threads, logs)
         self.prober = ProberActor.options(scheduling_strategy=self.placement.strategy(self.placement.prober),
                                           num_cpus=r.resources.prober_cpus).remote(recipe_data, logs)
-        wait_all([g.ready.remote() for g in gens] + [self.filter.ready.remote(), self.prober.ready.remote()],
-                 timeout=self.timeouts.actor_start, stage="start", key="actor_start",
-                 names=self.generators.names + ["filter", "prober"])
+        # Engines start while the seed model trains; they are awaited before their first use.
+        self._starting = ([g.ready.remote() for g in gens] + [self.filter.ready.remote(), self.prober.ready.remote()],
+                          self.generators.names + ["filter", "prober"], time.monotonic() + self.timeouts.actor_start)
+
+    def _actors_ready(self, block: bool = True) -> None:
+        """Wait for the generators, filter and prober to have started (a start that failed is raised here).
+        Without ``block``, only look: a start that already failed stops the run now, not after seed training."""
+        if self._starting is None:
+            return
+        refs, names, deadline = self._starting
+        if not block:
+            done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+            for ref in done:
+                i = refs.index(ref)
+                wait_all([ref], timeout=1.0, stage="start", names=[names[i]], key="actor_start")
+            return
+        wait_all(refs, timeout=max(1.0, deadline - time.monotonic()), stage="start", key="actor_start", names=names)
+        self._starting = None
 
     def _generator_config(self) -> dict[str, Any]:
         """The generator section as the actors get it: the sync mode resolved, and the vLLM context sized
@@ -193,6 +209,7 @@ class LoopController:
         """Shard the prompts over the generators. A shard whose generator died, or came back from a
         restart on stale weights, is re-sampled after the generator is brought to the current weights."""
         assert self.generators is not None
+        self._actors_ready()
         shards = shard(list(prompts), len(self.generators.actors))
         results: list[list[Generation] | None] = [None if s else [] for s in shards]
         expected = str(self.model_dir)
@@ -275,6 +292,7 @@ class LoopController:
             self._stage(i, "filter", r.filter.strategy)
             with timer.stage("filter"):
                 candidates = artifacts.read_candidates(run, i)
+                self._actors_ready()
                 (selection,) = wait_all([self.filter.select.remote(candidates, stage_seed(r.seed, i, "filter"), r.loop.min_quality)],
                                         timeout=self.timeouts.filter, stage="filter", names=["filter"], key="filter")
                 keys = [self.family.curriculum_key(self.family.prompt_of(c)) for c in candidates]
@@ -309,6 +327,7 @@ class LoopController:
         steps_file.unlink(missing_ok=True)
 
         def tick() -> None:
+            self._actors_ready(block=False)  # an engine that failed to start stops the run now
             reached = read_step_file(steps_file)
             if reached is not None:
                 self.progress.stage(i, "learn", f"step {reached[0]}/{reached[1]}")
@@ -336,6 +355,7 @@ class LoopController:
     def _sync(self, i: int, timer: Timer) -> None:
         """Generators take the newest weights: from the learner in memory, or from disk after a resume.
         The whole sync shares one deadline, resources.timeouts.sync."""
+        self._actors_ready()
         latest = artifacts.latest_model(self.run, self.recipe)
         assert latest is not None and self.generators is not None
         with timer.stage("sync"):

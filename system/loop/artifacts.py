@@ -83,8 +83,9 @@ def latest_model(run: RunDir, recipe: "Recipe") -> Path | None:
 
 # -- data for learning -----------------------------------------------------------------------------
 def seed_training_records(family: "TaskFamily", recipe: "Recipe") -> list[Record]:
-    """The clean seed set of the recipe's task family."""
-    return [r.as_sft() for r in family.seed_records(recipe.seed)]
+    """The clean seed set of the recipe's task family, shared over its tasks by train.task_weights:
+    the same set `qdc train` trains on."""
+    return [r.as_sft() for r in family.seed_records(recipe.seed, weights=recipe.train.task_weights)]
 
 
 def replay_seed_records(family: "TaskFamily", recipe: "Recipe", iteration: int, n: int) -> list[Record]:
