@@ -1,4 +1,5 @@
-"""Share of the loop's wall time spent outside generate / learn / eval. Prints JSON.
+"""Where a run's time goes: the seed stage, each iteration's stages, and the share of the loop's wall
+time spent outside generate / learn / eval. Prints JSON.
 
     python benchmarks/loop_overhead.py RUN_DIR                  # analyse a finished run
     python benchmarks/loop_overhead.py --recipe R [--set k=v]   # run R (into a temp dir) first
@@ -30,9 +31,14 @@ def analyse(run_dir: Path) -> dict:
          **{k: r[k] for k in ("generate_s", "filter_s", "learn_s", "sync_s", "eval_s")}}
         for r in loop_rows
     ]
+    seed = next((r for r in rows if r["iteration"] == 0), None)
+    stages = ("generate_s", "filter_s", "learn_s", "sync_s", "eval_s")
     return {
         "benchmark": "loop_overhead",
         "run_dir": str(run_dir),
+        "seed_stage": None if seed is None else {k: seed[k] for k in ("wall_s", "learn_s", "eval_s")},
+        "stage_totals_s": {k: round(sum(r[k] for r in rows), 3) for k in stages},
+        "run_wall_s": round(sum(r["wall_s"] for r in rows), 3),
         "iterations": len(loop_rows),
         "loop_wall_s": round(wall, 3),
         "overhead_share": round(1 - work / wall, 4) if wall else None,

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from system.models.tokenizer import BOS, EOS, PAD, SPECIALS, UNK
+from system.models.tokenizer import SPECIALS, wrap
 
 BYTE_ALPHABET = 256
 MIN_VOCAB_SIZE = len(SPECIALS) + BYTE_ALPHABET
@@ -50,17 +50,4 @@ def build_bpe_tokenizer(texts: Iterable[str], *, vocab_size: int, model_max_leng
         show_progress=False,
     )
     core.train_from_iterator(texts, trainer=trainer)
-    bos_id = core.token_to_id(BOS)
-    core.post_processor = processors.TemplateProcessing(
-        single=f"{BOS} $A", pair=f"{BOS} $A $B", special_tokens=[(BOS, bos_id)]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        bos_token=BOS,
-        eos_token=EOS,
-        pad_token=PAD,
-        unk_token=UNK,
-        model_max_length=model_max_length,
-        padding_side="left",  # decoder-only generation pads on the left
-        clean_up_tokenization_spaces=False,
-    )
+    return wrap(core, model_max_length)

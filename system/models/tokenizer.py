@@ -36,8 +36,14 @@ def build_tokenizer(model_max_length: int = MAX_LENGTH) -> PreTrainedTokenizerFa
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
     core.pre_tokenizer = pre_tokenizers.Split(pattern=Regex(""), behavior="isolated")
     core.decoder = decoders.Fuse()
+    return wrap(core, model_max_length)
+
+
+def wrap(core: Tokenizer, model_max_length: int) -> PreTrainedTokenizerFast:
+    """The project's specials and conventions around a ``tokenizers`` pipeline: ``<bos>`` prepended
+    (TRL appends ``<eos>`` itself), padding on the left for decoder-only generation."""
     core.post_processor = processors.TemplateProcessing(
-        single=f"{BOS} $A", pair=f"{BOS} $A $B", special_tokens=[(BOS, vocab[BOS])]
+        single=f"{BOS} $A", pair=f"{BOS} $A $B", special_tokens=[(BOS, core.token_to_id(BOS))]
     )
     return PreTrainedTokenizerFast(
         tokenizer_object=core,

@@ -54,15 +54,35 @@ def local_ray():
     stop_ray()
 
 
-def qdc_run(recipe: Path, *args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "system.cli", "run", str(recipe), *args], cwd=ROOT, env=loop_env(),
+def qdc_run(recipe: Path, *args: str, env: dict[str, str | None] | None = None, **kw) -> subprocess.CompletedProcess:
+    """`qdc run` in a subprocess; ``env`` adds variables to loop_env() (None removes one)."""
+    full = loop_env()
+    for key, value in (env or {}).items():
+        if value is None:
+            full.pop(key, None)
+        else:
+            full[key] = value
+    return subprocess.run([sys.executable, "-m", "system.cli", "run", str(recipe), *args], cwd=ROOT, env=full,
                           capture_output=True, text=True, timeout=900, **kw)
+
+
+TRACKER_ENV = ("WANDB_API_KEY", "WANDB_MODE", "WANDB_BASE_URL", "MLFLOW_TRACKING_URI", "MLFLOW_ALLOW_FILE_STORE")
+
+
+def offline_tracker_env(root: Path) -> dict[str, str | None]:
+    """No W&B credentials and no MLflow server: W&B runs offline, MLflow writes into the run directory;
+    the libraries' own state stays under ``root``."""
+    return {**dict.fromkeys(TRACKER_ENV), "NETRC": str(root / "no_netrc"),
+            "WANDB_CONFIG_DIR": str(root / "wandb_config"), "WANDB_CACHE_DIR": str(root / "wandb_cache"),
+            "WANDB_DATA_DIR": str(root / "wandb_data")}
 
 
 @pytest.fixture(scope="session")
 def uninterrupted_run(tiny_recipe: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny recipe run once, with every tracker (W&B offline, MLflow in the run directory)."""
     out = tmp_path_factory.mktemp("runs") / "uninterrupted"
-    proc = qdc_run(tiny_recipe, "--set", f"run.dir={out}")
+    proc = qdc_run(tiny_recipe, "--set", f"run.dir={out}", "--set", "run.trackers=[tensorboard, wandb, mlflow]",
+                   env=offline_tracker_env(out.parent))
     assert proc.returncode == 0, proc.stderr[-4000:]
     # what the terminal showed, beside the run directory (for the quiet-terminal test)
     (out.parent / "terminal.stdout").write_text(proc.stdout)

@@ -113,3 +113,30 @@ def test_malformed_recipe_fails_before_ray_starts(tiny_recipe: Path, tmp_path: P
     assert "loop.iterations" in proc.stderr and "greater than or equal to 0" in proc.stderr
     assert "Started a local Ray instance" not in proc.stderr + proc.stdout
     assert not (tmp_path / "r").exists()
+
+
+def test_the_stage_breakdown_benchmark_reads_a_finished_run(uninterrupted_run: Path) -> None:
+    proc = subprocess.run([sys.executable, "benchmarks/loop_overhead.py", str(uninterrupted_run)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(proc.stdout)
+    rows = read_metrics(uninterrupted_run)
+    assert figures["seed_stage"]["learn_s"] == rows[0]["learn_s"] > 0
+    assert figures["run_wall_s"] == round(sum(r["wall_s"] for r in rows), 3)
+    assert figures["stage_totals_s"]["generate_s"] == round(sum(r["generate_s"] for r in rows), 3) > 0
+    assert [r["iteration"] for r in figures["per_iteration"]] == [1, 2]
+
+
+def test_the_seed_spread_benchmark_summarises_runs_and_draws_them(uninterrupted_run: Path, tmp_path: Path) -> None:
+    figure = tmp_path / "spread.png"
+    proc = subprocess.run([sys.executable, "benchmarks/seed_spread.py", str(uninterrupted_run), str(uninterrupted_run),
+                           "--level", "3", "--plot", str(figure)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    rows = read_metrics(uninterrupted_run)
+    assert summary["iterations"] == 2 and len(summary["per_iteration"]) == 3
+    last = summary["per_iteration"][2]["ood"]
+    assert last["mean"] == last["min"] == last["max"] == round(rows[2]["ood_accuracy"], 4) and last["std"] == 0.0
+    gain = summary["gain_last_vs_seed_model"]["id"]
+    assert gain["per_run"] == [round(rows[2]["id_accuracy"] - rows[0]["id_accuracy"], 4)] * 2
+    assert figure.stat().st_size > 10_000
