@@ -314,6 +314,8 @@ class LoopController:
                     self.model_dir = self.learners.save(artifacts.model_dir(run, i), self.timeouts.learn)
                 else:
                     metrics = {"skipped": f"{len(selected)} selected < loop.min_train_records"}
+                    self.progress.note(f"iteration {i}: learning skipped, {len(selected)} samples selected < "
+                                       f"loop.min_train_records {r.loop.min_train_records} (weights unchanged)")
                 run.write_json(i, "learn.json", {**metrics, "n_train": len(data), "n_selected": len(selected)})
             run.mark_done(f"{tag}/learn")
         self._sync(i, timer)

@@ -181,3 +181,22 @@ def test_a_report_that_cannot_finish_writes_nothing(run_dir: Path, tmp_path: Pat
     monkeypatch.undo()
     with pytest.raises(ReportError, match="no such run directory"):
         build_report(tmp_path / "missing")
+
+
+def test_a_round_without_learning_is_flagged_in_its_row_and_on_the_terminal(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from system.loop.progress import Progress
+
+    path = write_run_dir(tmp_path, iterations=(1, 2), prompts=12, k=4)
+    run = RunDir(path)
+    run.write_json(1, "learn.json", {"steps": 10, "n_selected": 40})
+    run.write_json(2, "learn.json", {"skipped": "3 selected < loop.min_train_records", "n_selected": 3})
+    rows = add_metrics(path, (0, 1, 2))
+    assert [r["learn_skipped"] for r in rows] == [False, False, True]
+    console = Console(record=True, width=300)
+    progress = Progress(console=console)
+    progress.iteration_done(rows[1])
+    assert "no learning" not in console.export_text()
+    progress.iteration_done(rows[2])
+    assert "no learning" in console.export_text()

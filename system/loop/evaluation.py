@@ -48,6 +48,7 @@ def metrics_row(family: TaskFamily, iteration: int, result: dict[str, Any], run:
     by_split = {k: v["accuracy"] for k, v in splits.items()}
     id_accuracy, ood_accuracy = family.summary_accuracy(by_split)
     selection = run.read_json(iteration, "selection.json") if iteration > 0 else {}
+    learned = run.read_json(iteration, "learn.json") if (run.iter_dir(iteration) / "learn.json").is_file() else {}
     diversity = result.get("diversity", {})
     row = {
         "iteration": iteration,
@@ -66,6 +67,7 @@ def metrics_row(family: TaskFamily, iteration: int, result: dict[str, Any], run:
         "pass_at_k": selection.get("pass_at_k"),
         "kept_fraction": selection.get("kept_fraction"),
         "verify_errors": selection.get("verify_errors", 0),
+        "learn_skipped": "skipped" in learned,  # too few selected (loop.min_train_records): weights unchanged
         "frontier_length": min(frontiers.values()) if frontiers else None,
         "frontiers": frontiers,
         "selection_diversity": (selection.get("metrics") or {}).get("after", {}).get("vendi"),

@@ -91,7 +91,7 @@ class Progress:
             f"[bold]iteration {row['iteration']}[/bold] ID {_pct(row['id_accuracy'])}  OOD {_pct(row['ood_accuracy'])}"
             f"  pass@k {_pct(row.get('pass_at_k'))}  selected {row['n_selected']}/{row['n_generated']}"
             f"  frontier {_frontiers(row)}  diversity {row.get('output_diversity') or 0:.2f}"
-            f"  [{by_level}]  {row['wall_s']:.0f}s"
+            f"  [{by_level}]  {row['wall_s']:.0f}s" + ("  [yellow]no learning[/yellow]" if row.get("learn_skipped") else "")
         )
 
     def _eta(self, iteration: int) -> str:
