@@ -10,6 +10,7 @@ from actors.controller import LoopController
 from actors.placement import stop_ray
 from system.config import Recipe
 from system.logs import capture, logs_dir
+from system.loop.trackers import close_open_runs
 from system.loop.rundir import open_run
 from system.tasks import family_for
 
@@ -27,6 +28,7 @@ def run_loop(recipe: Recipe, recipe_yaml: str, *, resume: bool = False, repair: 
             try:
                 LoopController(recipe, run, address=address, log_dir=actor_logs).execute()
             finally:
+                close_open_runs()  # before Ray's processes (W&B's service among the driver's children) stop
                 if started_here:
                     stop_ray()
     finally:

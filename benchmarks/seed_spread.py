@@ -48,24 +48,24 @@ def spread(values: list[float]) -> dict[str, float]:
 
 
 def summarise(runs: list[Path], level: str) -> dict[str, Any]:
-    per_run = {str(run): series(rows_of(run), level) for run in runs}
-    n_iter = min(len(s["id"]) for s in per_run.values())
-    keys = list(next(iter(per_run.values())))
+    per_run = [series(rows_of(run), level) for run in runs]  # in the order given (a run may repeat)
+    n_iter = min(len(s["id"]) for s in per_run)
+    keys = list(per_run[0])
     table = []
     for i in range(n_iter):
         row: dict[str, Any] = {"iteration": i}
         for key in keys:
-            values = [s[key][i] for s in per_run.values() if key in s and s[key][i] is not None]
+            values = [s[key][i] for s in per_run if key in s and s[key][i] is not None]
             if values:
                 row[key] = spread(values)
         table.append(row)
     gains = {}
     for key in keys:
-        runs_gain = [s[key][n_iter - 1] - s[key][0] for s in per_run.values()
+        runs_gain = [s[key][n_iter - 1] - s[key][0] for s in per_run
                      if key in s and s[key][0] is not None and s[key][n_iter - 1] is not None]
         if runs_gain:
             gains[key] = {**spread(runs_gain), "per_run": [round(g, 4) for g in runs_gain]}
-    return {"benchmark": "seed_spread", "runs": list(per_run), "level": level, "iterations": n_iter - 1,
+    return {"benchmark": "seed_spread", "runs": [str(run) for run in runs], "level": level, "iterations": n_iter - 1,
             "per_iteration": table, "gain_last_vs_seed_model": gains, "per_run": per_run}
 
 
@@ -86,7 +86,7 @@ def plot(summary: dict[str, Any], path: Path, title: str) -> None:
         line, = ax.plot(xs, mean, marker="o", label=key.replace("split_", "").replace("level_", "level "))
         ax.fill_between(xs, [r[key]["min"] for r in summary["per_iteration"]],
                         [r[key]["max"] for r in summary["per_iteration"]], color=line.get_color(), alpha=0.15)
-        for run in summary["per_run"].values():
+        for run in summary["per_run"]:
             ax.plot(xs, run[key][:len(xs)], color=line.get_color(), alpha=0.35, linewidth=0.8)
     ax.set_xlabel("iteration (0 = seed model)")
     ax.set_ylabel("greedy accuracy")

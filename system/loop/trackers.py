@@ -155,7 +155,12 @@ class WandbTracker(Tracker):
         self.run.log(dict(metrics), step=step)
 
     def close(self, finished: bool) -> None:
+        import wandb
+
         self.run.finish(exit_code=0 if finished else 1)
+        # End W&B's service process now: left to the interpreter's exit, its teardown would find the
+        # service gone (the run's processes are stopped with Ray) and print a traceback.
+        wandb.teardown()
 
 
 # MLflow accepts these characters in metric and parameter names
@@ -292,15 +297,16 @@ def log_row(run_dir: Path, row: Row, recipe: "Recipe") -> None:
     if key not in _OPEN:
         _OPEN[key] = RunTrackers(key, recipe)
         # registered after the tracker libraries (atexit runs last-in first-out): ours closes first
-        atexit.unregister(_close_open_runs)
-        atexit.register(_close_open_runs)
+        atexit.unregister(close_open_runs)
+        atexit.register(close_open_runs)
     _OPEN[key].log(row)
     if int(row["iteration"]) >= recipe.loop.iterations:
         _OPEN.pop(key).close(finished=True)
 
 
-def _close_open_runs() -> None:
-    """Trackers still open at exit belong to a run that stopped before its last iteration."""
+def close_open_runs() -> None:
+    """Trackers still open belong to a run that stopped before its last iteration: the driver closes
+    them before it stops Ray, and at exit anything left is closed."""
     while _OPEN:
         _, trackers = _OPEN.popitem()
         try:

@@ -92,7 +92,7 @@ def offline_env(tmp_path: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        trackers._close_open_runs()
+        trackers.close_open_runs()
         os.environ.clear()
         os.environ.update(saved)
 
@@ -180,7 +180,7 @@ def test_a_resumed_run_continues_the_same_tracker_runs(tmp_path: Path, offline_e
     run, recipe = tiny_run_dir(tmp_path, ["wandb", "mlflow"])
     log_row(run, ROWS[0], recipe)
     log_row(run, ROWS[1], recipe)
-    trackers._close_open_runs()  # the process ends before the last iteration (killed, or an error)
+    trackers.close_open_runs()  # the process ends before the last iteration (killed, or an error)
     (ml,), client = mlflow_runs(run)
     assert ml.info.status == "FAILED"
     for row in ROWS[1:]:  # the resumed run evaluates iteration 1 again (its eval stage was not marked done)
