@@ -93,7 +93,7 @@ def plot(summary: dict[str, Any], path: Path, title: str) -> None:
     ax.set_xticks(xs)
     ax.set_ylim(0, 1)
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
