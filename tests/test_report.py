@@ -16,7 +16,7 @@ from system.loop.evaluation import metrics_row, probe_outputs
 from system.qdc.config import FilterConfig
 from system.report import ReportError, build_report
 from system.report.loop_plots import accuracy_by_level, diversity_panels
-from system.report.samples import COMPLETION_CHARS, text
+from system.report.samples import COMPLETION_CHARS, reason_kind, text
 from system.report.tables import summary_table
 from system.store import RunDir
 from system.tasks.tint_family import TintFamily
@@ -97,6 +97,7 @@ def test_report_has_every_section_and_every_image_it_references(run_dir: Path) -
     for src in page.images:
         assert (run_dir / src).is_file() and (run_dir / src).stat().st_size > 5_000, src
     assert not list(run_dir.glob(".report.*")) and not list(run_dir.glob(".*.tmp*"))
+    assert "seed model and 3 self-improvement iterations recorded" in out.read_text()
 
 
 def test_samples_show_kept_and_rejected_candidates_with_their_reasons(run_dir: Path) -> None:
@@ -111,9 +112,11 @@ def test_samples_show_kept_and_rejected_candidates_with_their_reasons(run_dir: P
             mine = [c for c in table if c["task"] == task]
             n_kept = sum(c["selected"] for c in mine)
             assert (str(iteration), task, str(n_kept), str(len(mine))) in headings
-            reasons = {c["reason"] for c in mine if not c["selected"]}
-            for reason in reasons:  # every reason counted, and each is also shown on a rejected candidate
-                assert f"&times; {reason}</li>" in samples.replace("&#x27;", "'"), reason
+            kinds = {reason_kind(c["reason"]) for c in mine if not c["selected"]}
+            for kind in kinds:  # every kind of reason counted once, without the item it points at
+                assert f"&times; {kind}</li>" in samples.replace("&#x27;", "'"), kind
+    listed = re.findall(r"<li>\d+ &times; ([^<]*)</li>", samples)
+    assert listed and not any("(#" in item for item in listed)
     shown = {(r[0], r[-1]) for r in rows}
     all_reasons = {c["reason"] for i in (1, 3) for c in pq.read_table(
         run_dir / f"iter_{i:03d}" / "samples.parquet").to_pylist()}

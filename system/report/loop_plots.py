@@ -97,7 +97,7 @@ def plot_diversity(rows: Sequence[Row], out: Path) -> Path | None:
     if not panels:
         return None
     plt = _plt()
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 5.0), squeeze=False)
     it = [r["iteration"] for r in rows]
     for ax, (title, curves, unit) in zip(axes[0], panels):
         for name, ys in curves:
@@ -107,7 +107,7 @@ def plot_diversity(rows: Sequence[Row], out: Path) -> Path | None:
             ax.set_ylim(-0.02, 1.02)
         ax.set_xticks(it)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=1, frameon=False)
     fig.suptitle("Diversity of the model's samples and of the selection", fontsize=11)
     fig.tight_layout()
     return _save(fig, out)

@@ -27,6 +27,12 @@ NOT_VERDICT = {"prompt_id", "task", "split", "level", "prompt", "answer", "sampl
                "finish_reason", "selected", "reason"}
 FIRST_VERDICT = ("verdict_quality", "answer_correct", "extracted_answer", "verify_error")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_ITEM_REF = re.compile(r"\s*\(#\d+\)")  # "... of an admitted item (#20)": which item, not why
+
+
+def reason_kind(reason: Any) -> str:
+    """A strategy's reason without the candidate it points at, so reasons are counted by kind."""
+    return _ITEM_REF.sub("", str(reason))
 
 
 def text(value: Any, limit: int) -> str:
@@ -73,7 +79,7 @@ def pick(rows: list[Row]) -> tuple[list[tuple[int, Row]], list[tuple[int, Row]]]
     by_reason: dict[str, list[tuple[int, Row]]] = {}
     for i, r in enumerate(rows):
         if not r.get("selected"):
-            by_reason.setdefault(str(r.get("reason")), []).append((i, r))
+            by_reason.setdefault(reason_kind(r.get("reason")), []).append((i, r))
     queues = [_spread(v, PER_KIND) for _, v in sorted(by_reason.items(), key=lambda kv: -len(kv[1]))]
     rejected: list[tuple[int, Row]] = []
     while len(rejected) < PER_KIND and any(queues):
@@ -118,7 +124,7 @@ def _candidate(row: Row, hidden: set[str]) -> list[str]:
 
 def _task_block(iteration: int, task: str, rows: list[Row], hidden: set[str]) -> str:
     n_kept = sum(1 for r in rows if r.get("selected"))
-    reasons = Counter(str(r.get("reason")) for r in rows if not r.get("selected"))
+    reasons = Counter(reason_kind(r.get("reason")) for r in rows if not r.get("selected"))
     why = "".join(f"<li>{n} &times; {text(reason, 300)}</li>" for reason, n in reasons.most_common())
     kept, rejected = pick(rows)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in _candidate(r, hidden)) + "</tr>" for _, r in kept + rejected)

@@ -98,4 +98,11 @@ def summary_table(rows: Sequence[Row]) -> str:
     stages = {s.removesuffix("_s"): sum(float(r.get(s) or 0.0) for r in rows) for s in STAGES}
     spent = ", ".join(f"{k} {v:.0f} s" for k, v in stages.items() if v >= 0.5)
     return (table(head, body, "summary") +
-            f"<p>{len(rows)} iterations recorded; wall time {wall:.0f} s ({html.escape(spent)}).</p>")
+            f"<p>{_recorded(rows)}; wall time {wall:.0f} s ({html.escape(spent)}).</p>")
+
+
+def _recorded(rows: list[dict[str, Any]]) -> str:
+    """What metrics.jsonl holds: the seed model's row (iteration 0) and the loop's iterations."""
+    loop = sum(1 for r in rows if r.get("iteration", 0) > 0)
+    seed = any(r.get("iteration") == 0 for r in rows)
+    return ("seed model and " if seed else "") + f"{loop} self-improvement iteration{'s' if loop != 1 else ''} recorded"
