@@ -206,7 +206,7 @@ def test_a_tracker_failure_is_one_line_naming_it(tmp_path: Path, offline_env: No
 @pytest.mark.slow
 def test_tiny_loop_run_leaves_offline_wandb_and_mlflow_runs(uninterrupted_run: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """The session's tiny `qdc run` ran with run.trackers [tensorboard, wandb, mlflow] and no credentials."""
+    """The test session's tiny `qdc run` ran with run.trackers [tensorboard, wandb, mlflow] and no credentials."""
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # restored after the test
     run = uninterrupted_run
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
