@@ -1,20 +1,9 @@
-"""What every actor does when it starts: its output into the run's logs, the torch thread count the
-recipe gives it."""
+"""What an actor that computes does when it starts: the torch thread count the recipe gives it. (Every
+actor first sends its output to the run's logs: `system.logs.redirect_process`.)"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
-
-from system.logs import redirect_process
-
-
-def start_actor(name: str, log_dir: str | Path | None, threads: int | None = None) -> None:
-    """Output of this actor (and of the engines and ranks it starts) into ``<log_dir>/<name>.log``
-    unless the run streams it (``--verbose``: log_dir is None); then the thread count."""
-    redirect_process(log_dir, name)
-    if threads is not None:
-        set_threads(threads)
 
 
 def set_threads(threads: int | None) -> None:

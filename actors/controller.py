@@ -148,10 +148,12 @@ class LoopController:
         refs, names, deadline = self._starting
         if not block:
             done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
-            for ref in done:
-                i = refs.index(ref)
-                wait_all([ref], timeout=1.0, stage="start", names=[names[i]], key="actor_start")
-            return
+            if len(done) < len(refs):
+                for ref in done:
+                    i = refs.index(ref)
+                    wait_all([ref], timeout=1.0, stage="start", names=[names[i]], key="actor_start")
+                return
+            # all have answered: the wait below returns at once, raises a failed start, and ends the watch
         wait_all(refs, timeout=max(1.0, deadline - time.monotonic()), stage="start", key="actor_start", names=names)
         self._starting = None
 

@@ -6,8 +6,9 @@ from typing import Any
 
 import ray
 
-from actors.common import start_actor
+from actors.common import set_threads
 from system.config import validate_recipe
+from system.logs import redirect_process
 from system.loop.selection import LoopSelection, filter_stage
 from system.tasks import family_for
 
@@ -15,7 +16,8 @@ from system.tasks import family_for
 @ray.remote
 class FilterActor:
     def __init__(self, recipe: dict[str, Any], threads: int | None = None, log_dir: str | None = None):
-        start_actor("filter", log_dir, threads or 0)
+        redirect_process(log_dir, "filter")
+        set_threads(threads)
         r = validate_recipe(recipe)
         self.config = r.filter
         self.family = family_for(r)

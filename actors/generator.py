@@ -7,7 +7,8 @@ from typing import Any, Sequence
 
 import ray
 
-from actors.common import start_actor
+from actors.common import set_threads
+from system.logs import redirect_process
 from system.loop.sync import fetch_chunks
 from system.models.config import GeneratorConfig
 from system.models.generation.base import Generation, SamplingSpec
@@ -19,7 +20,8 @@ from system.models.weights import StreamSummary
 class GeneratorActor:
     def __init__(self, model_dir: str, config: dict[str, Any], seed: int, threads: int | None = None,
                  name: str = "generator", log_dir: str | None = None):
-        start_actor(name, log_dir, threads or 0)
+        redirect_process(log_dir, name)
+        set_threads(threads)
         cfg = GeneratorConfig.model_validate(config)
         self.backend = backend_class(cfg.backend)(model_dir, cfg, seed=seed)
         self.weights_version = str(model_dir)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import ray
 
 from actors.calls import ActorGroup, StageTimeout, wait_all
-from actors.common import start_actor
+from system.logs import redirect_process
 from system.loop.checkpoints import save_rank
 from system.loop.sync import ChunkRefs, put_chunks
 from system.models.config import LearnerConfig, ModelConfig
@@ -59,7 +59,7 @@ class GeneratorsClient:
 @ray.remote
 class LearnerActor:
     def __init__(self, rank: int, log_dir: str | None = None):
-        start_actor(f"learner-{rank}", log_dir)
+        redirect_process(log_dir, f"learner-{rank}")
         self.rank = rank
         self.learner: Any = None
         self.sender: Any = None

@@ -15,10 +15,10 @@ import ray
 from ray.exceptions import GetTimeoutError, RayError, RayTaskError
 
 from actors.calls import LoopError, StageTimeout, _cancel
-from actors.common import start_actor
+from actors.common import set_threads
 from actors.placement import start_ray, stop_ray
 from system.config import Recipe, validate_recipe
-from system.logs import capture, logs_dir, terminal_err
+from system.logs import capture, logs_dir, redirect_process, terminal_err
 from system.probe.cells import Cell, dependencies, plan_cells, run_cell
 from system.probe.convergence import warn_if_under_trained
 from system.probe.results import ProbeDir, probe_dir_for
@@ -28,7 +28,8 @@ from system.store import utc_stamp
 @ray.remote(max_retries=0)
 def _cell_task(recipe: dict[str, Any], cell: dict[str, Any], probe_dir: str, threads: int, log_dir: str | None,
                dep_ids: list[str], *dep_results: dict[str, Any]) -> dict[str, Any]:
-    start_actor(f"cell-{cell['probe']}-{cell['task']}-s{cell['seed']}", log_dir, threads)
+    redirect_process(log_dir, f"cell-{cell['probe']}-{cell['task']}-s{cell['seed']}")
+    set_threads(threads)
     return run_cell(validate_recipe(recipe), Cell.from_dict(cell), Path(probe_dir), dict(zip(dep_ids, dep_results)))
 
 

@@ -6,9 +6,8 @@ from typing import Any
 
 import ray
 
-from actors.common import start_actor
-
 from system.config import validate_recipe
+from system.logs import redirect_process
 from system.loop.evaluation import probe_outputs
 from system.tasks import TaskPrompt, family_for
 
@@ -16,7 +15,7 @@ from system.tasks import TaskPrompt, family_for
 @ray.remote
 class ProberActor:
     def __init__(self, recipe: dict[str, Any], log_dir: str | None = None):
-        start_actor("prober", log_dir)
+        redirect_process(log_dir, "prober")
         r = validate_recipe(recipe)
         self.config = r.filter
         self.family = family_for(r)

@@ -5,7 +5,6 @@ prints goes to its log files (`system.logs`)."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,6 @@ class Progress:
         self._task: Any = None
         self._iterations = 0
         self._walls: list[float] = []  # wall seconds of finished self-improvement iterations
-        self._started = time.monotonic()
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, title: str, iterations: int, seed_stage: bool) -> None:
