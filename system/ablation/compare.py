@@ -60,9 +60,21 @@ def variant_rows(strategy: str, seed: int, run_dir: Path) -> list[Row]:
     return out
 
 
+def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float] | None:
+    """The ``level`` Student-t interval of the mean over seeds; None for fewer than two values. A
+    bootstrap over three seeds has only ten distinct resamples and comes out far too narrow."""
+    if len(values) < 2:
+        return None
+    from scipy.stats import t
+
+    mean = statistics.fmean(values)
+    half = float(t.ppf(0.5 + level / 2.0, len(values) - 1)) * statistics.stdev(values) / math.sqrt(len(values))
+    return mean - half, mean + half
+
+
 def _stats(values: Sequence[float]) -> dict[str, Any]:
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "min": min(values), "max": max(values), "n": len(values)}
+            "ci95": t_interval(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
 def _numbers(rows: Iterable[Row], key: str) -> list[float]:
@@ -130,14 +142,18 @@ def final_summary(means: Sequence[Row]) -> list[Row]:
     return out
 
 
-def cell_text(v: Any, signed: bool = False) -> str:
-    """A table cell: stats as mean ± std (just the mean for one seed), floats with 3 decimals; counts
-    (all values whole numbers, some >= 2, or all 0) with one."""
+def cell_text(v: Any, signed: bool = False, interval: bool = False) -> str:
+    """A table cell: stats as mean ± std (just the mean for one seed), or with ``interval`` as mean
+    [95% t-interval over seeds]; floats with 3 decimals; counts (all values whole numbers, some >= 2,
+    or all 0) with one."""
     if isinstance(v, dict) and "mean" in v:
         whole = float(v["min"]).is_integer() and float(v["max"]).is_integer()
         counts = whole and (v["max"] >= 2 or v["max"] == v["min"] == 0)
         form = ".1f" if counts else ("+.3f" if signed else ".3f")
         mean, std = format(v["mean"], form), format(v["std"], ".1f" if counts else ".3f")
+        if interval and v.get("ci95"):
+            lo, hi = (format(x, ".1f" if counts else ("+.3f" if signed else ".3f")) for x in v["ci95"])
+            return f"{mean} [{lo}, {hi}]"
         return f"{mean} ± {std}" if v["n"] > 1 else mean
     if isinstance(v, float):
         return f"{v:+.3f}" if signed else f"{v:.3f}"
@@ -174,10 +190,10 @@ def has_prompt_diversity(rows: Sequence[Row]) -> bool:
     return any(r.get(k) is not None for r in rows for k in PROMPT_DIVERSITY)
 
 
-def markdown_table(rows: Sequence[Row], columns: Sequence[tuple[str, str]]) -> str:
+def markdown_table(rows: Sequence[Row], columns: Sequence[tuple[str, str]], interval: bool = False) -> str:
     columns = present(columns, rows)
     lines = ["| " + " | ".join(h for _, h in columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell_text(r.get(k), signed=k in SIGNED) for k, _ in columns)
+    lines += ["| " + " | ".join(cell_text(r.get(k), signed=k in SIGNED, interval=interval) for k, _ in columns)
               + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
@@ -191,12 +207,14 @@ def write_comparison(root: Path, runs: Sequence[tuple[str, int, Path]]) -> dict[
     data = {"rows": rows, "means": means, "final": final,
             "runs": [{"strategy": s, "seed": seed, "dir": str(p)} for s, seed, p in runs]}
     atomic_write_json(root / COMPARISON, data)
-    md = ("## Final iteration (mean ± std over seeds)\n\n" + markdown_table(final, FINAL_COLUMNS)
-          + "\n## Diversity and selected data (final iteration; selection statistics averaged over iterations)\n\n"
-          + markdown_table(final, FINAL_DIVERSITY_COLUMNS)
-          + ("\n## Per-prompt output diversity (final iteration; k samples of each prompt)\n\n"
-             + markdown_table(final, PROMPT_DIVERSITY_COLUMNS) if has_prompt_diversity(final) else "")
-          + "\n## Per iteration\n\n" + markdown_table(means, ITERATION_COLUMNS))
+    md = ("## Final iteration (mean [95% t-interval over seeds])\n\n" + markdown_table(final, FINAL_COLUMNS, True)
+          + "\n## Diversity and selected data (final iteration, mean [95% t-interval over seeds]; selection "
+            "statistics averaged over iterations)\n\n"
+          + markdown_table(final, FINAL_DIVERSITY_COLUMNS, True)
+          + ("\n## Per-prompt output diversity (final iteration, mean [95% t-interval over seeds]; k samples of "
+             "each prompt)\n\n" + markdown_table(final, PROMPT_DIVERSITY_COLUMNS, True)
+             if has_prompt_diversity(final) else "")
+          + "\n## Per iteration (mean ± std over seeds)\n\n" + markdown_table(means, ITERATION_COLUMNS))
     atomic_write_text(root / "comparison.md", md)
     buf = io.StringIO()
     fields = ["strategy", "seed", "iteration", *METRICS, "frontier_length"]

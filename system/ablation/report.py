@@ -134,11 +134,11 @@ def plot_selection(means: Sequence[Row], out: Path) -> Path | None:
     return _save(fig, out)
 
 
-def _table(rows: Sequence[Row], columns: Sequence[tuple[str, str]]) -> str:
+def _table(rows: Sequence[Row], columns: Sequence[tuple[str, str]], interval: bool = False) -> str:
     columns = present(columns, rows)
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h in columns)
     body = "".join("<tr>" + "".join(
-        f"<td>{html.escape(cell_text(r.get(k), signed=k in SIGNED))}</td>" for k, _ in columns)
+        f"<td>{html.escape(cell_text(r.get(k), signed=k in SIGNED, interval=interval))}</td>" for k, _ in columns)
         + "</tr>" for r in rows)
     return f"<table class='qdc-nowrap'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -158,15 +158,16 @@ def ablation_section(run_dir: Path) -> str:
         per_prompt = ("<h3>Per-prompt output diversity</h3><p>Among the k samples of each evaluation prompt: distinct "
                       "completions and final answers over k, mean pairwise edit distance over the longer length, and "
                       "pass@k - pass@1, averaged over prompts (a collapse toward one completion per prompt shows here, "
-                      f"not in the cross-prompt Vendi score).</p>{_table(data['final'], PROMPT_DIVERSITY_COLUMNS)}")
+                      f"not in the cross-prompt Vendi score).</p>{_table(data['final'], PROMPT_DIVERSITY_COLUMNS, True)}")
     imgs = "".join(f'<img src="{p.name}" alt="{p.stem}">' for p in figs if p is not None)
     runs = "".join(f"<li>{html.escape(r['strategy'])}, seed {r['seed']}: <code>{html.escape(r['dir'])}</code></li>"
                    for r in data.get("runs", []))
     return (f"{NOWRAP_CSS}<h2>Filtering ablation</h2><p>The same loop (same seeds, prompts and optimizer steps) once per "
-            "selection strategy; iteration 0 is the shared seed model. ± is the sample standard deviation over "
-            f"seeds.</p>{imgs}<h3>Final iteration</h3>{_table(data['final'], FINAL_COLUMNS)}"
+            "selection strategy; iteration 0 is the shared seed model. Final-iteration tables: mean [95% Student-t "
+            "interval over seeds]; per iteration and in the figures: ± the sample standard deviation over "
+            f"seeds.</p>{imgs}<h3>Final iteration</h3>{_table(data['final'], FINAL_COLUMNS, True)}"
             "<h3>Diversity and selected data</h3><p>Output diversity at the final iteration; the selected data's "
-            f"statistics averaged over iterations.</p>{_table(data['final'], FINAL_DIVERSITY_COLUMNS)}{per_prompt}"
+            f"statistics averaged over iterations.</p>{_table(data['final'], FINAL_DIVERSITY_COLUMNS, True)}{per_prompt}"
             f"<h3>Per iteration</h3>{_table(means, ITERATION_COLUMNS)}<h3>Runs</h3><ul>{runs}</ul>")
 
 

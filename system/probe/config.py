@@ -131,6 +131,8 @@ class FinetuneProbeConfig(StrictModel):
     curve_points: list[float] = Field(default_factory=lambda: [0.25, 0.5], description="the clean cell's learning "
                                       "curve: fractions of `steps`, each a clean run with that budget (the full budget "
                                       "is the clean cell itself); [] = no curve")
+    curve_seeds: list[int] | None = Field(None, description="the seeds whose clean cell gets a learning curve; "
+                                          "null = every probe seed (each curve point is a full training run)")
 
     @field_validator("curve_points")
     @classmethod
@@ -286,6 +288,13 @@ class ProbeConfig(StrictModel):
         if len(set(v)) != len(v):
             raise ValueError(f"repeated probe kinds: {v}")
         return v
+
+    @model_validator(mode="after")
+    def _curve_seeds(self) -> "ProbeConfig":
+        missing = sorted(set(self.finetune.curve_seeds or []) - set(self.seeds))
+        if missing:
+            raise ValueError(f"finetune.curve_seeds {missing} are not among probe.seeds {self.seeds}")
+        return self
 
     def threads(self) -> int:
         return self.threads_per_cell or max(1, int(self.cpus_per_cell))

@@ -50,7 +50,8 @@ def finetune_config(recipe: "Recipe") -> dict[str, Any]:
     the curve's points are left out: changing them adds or judges cells, it changes no result."""
     p = recipe.probe
     return {**common_config(recipe),
-            "finetune": p.finetune.model_dump(mode="json", exclude={"converged_accuracy", "curve_points"}),
+            "finetune": p.finetune.model_dump(mode="json", exclude={"converged_accuracy", "curve_points",
+                                                                        "curve_seeds"}),
             "noise": p.grid.definition()}
 
 
@@ -77,12 +78,14 @@ class FinetuneProbe:
         cfg = self.config(recipe)
         points = grid_points(recipe)
         curve = curve_steps(recipe) if ("none", 0.0, 0.0) in points else []
+        curve_seeds = recipe.probe.finetune.curve_seeds
         cells = []
         for task in probe_tasks(recipe):
             for seed in recipe.probe.seeds:
                 for kind, c, i in points:
                     cells.append(Cell(self.name, task, seed, kind, c, i).fingerprinted(cfg))
-                cells += [Cell(CURVE, task, seed, steps=steps).fingerprinted(cfg) for steps in curve]
+                if curve_seeds is None or seed in curve_seeds:
+                    cells += [Cell(CURVE, task, seed, steps=steps).fingerprinted(cfg) for steps in curve]
         return cells
 
     def depends_on(self, recipe: "Recipe", cell: Cell) -> list[Cell]:

@@ -136,8 +136,11 @@ def filter_bars(rows: Sequence[Row], task: str, out: Path) -> Path | None:
     strategies = sorted({r["strategy"] for r in mine})
     if not strategies:
         return None
+    splits = [s for s in ("id", "ood_length", "ood_digits", "ood_task") if any(r["split"] == s for r in mine)]
     plt = _plt()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4))
+    # without training (probe.filter.train: false) there is no accuracy: one panel, not an empty second
+    fig, axes = plt.subplots(1, 2 if splits else 1, figsize=(12 if splits else 7, 4.4), squeeze=False)
+    left = axes[0][0]
     x = np.arange(len(strategies))
     width = 0.26
     first_split = {s: next(r for r in mine if r["strategy"] == s) for s in strategies}
@@ -147,9 +150,12 @@ def filter_bars(rows: Sequence[Row], task: str, out: Path) -> Path | None:
                  color=color, label={"none": "clean"}.get(kind, f"{kind} noise"))
     left.set_xticks(x, strategies, rotation=20)
     left.set(title="Share of each kind of candidate the strategy keeps", ylabel="kept / in pool", ylim=(0, 1.05))
-    left.legend(fontsize=8)
+    left.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0) if not splits else None)
     left.grid(axis="y", alpha=0.3)
-    splits = [s for s in ("id", "ood_length", "ood_digits", "ood_task") if any(r["split"] == s for r in mine)]
+    if not splits:
+        fig.suptitle(f"Filter probe on {task}: what each strategy keeps ({_seeds_note(mine)})", fontsize=10, y=1.02)
+        return _save(fig, out)
+    right = axes[0][1]
     for k, split in enumerate(splits):
         ys, es = _errorbars([next((r for r in mine if r["strategy"] == s and r["split"] == split), {})
                              for s in strategies], "accuracy")
@@ -158,8 +164,7 @@ def filter_bars(rows: Sequence[Row], task: str, out: Path) -> Path | None:
     right.set_xticks(x, strategies, rotation=20)
     right.set(title="Clean accuracy after training on the selection", ylabel="accuracy", ylim=(0, 1.05))
     right.grid(axis="y", alpha=0.3)
-    if splits:
-        right.legend(fontsize=8)
+    right.legend(fontsize=8)
     fig.suptitle(f"Filter probe on {task}: noised candidates in the pool and what each strategy keeps "
                  f"({_seeds_note(mine)})", fontsize=10, y=1.02)
     return _save(fig, out)

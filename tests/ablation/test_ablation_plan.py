@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from system.ablation.compare import add_gains, aggregate, final_summary, write_comparison
+from system.ablation.compare import add_gains, aggregate, cell_text, final_summary, write_comparison
 from system.ablation.plan import ablation_dir_for, seed_stage_key, variants
 from system.config import RecipeError, validate_recipe
 from tests.ablation.conftest import tiny_ablation
@@ -64,6 +64,11 @@ def test_means_and_final_summary() -> None:
     # paired with each seed's own seed model: gains 0.2 and 0.4, Vendi changes -2 and -4
     assert final["id_gain"]["mean"] == pytest.approx(0.3) and final["id_gain"]["std"] == pytest.approx(0.1414, abs=1e-3)
     assert final["diversity_change"]["mean"] == pytest.approx(-3.0)
+    # 95% t-interval over two seeds: mean ± t(0.975, 1) * std / sqrt(2) = 0.3 ± 12.706 * 0.1414 / 1.414
+    lo, hi = final["id_gain"]["ci95"]
+    assert lo == pytest.approx(0.3 - 1.2706, abs=1e-3) and hi == pytest.approx(0.3 + 1.2706, abs=1e-3)
+    assert cell_text(final["id_gain"], signed=True, interval=True) == "+0.300 [-0.971, +1.571]"
+    assert cell_text(final["id_gain"], signed=True) == "+0.300 ± 0.141"
 
 
 def _write_metrics(run_dir: Path, rows: list[dict]) -> Path:

@@ -78,3 +78,23 @@ def test_prompt_and_filter_cells_in_process(tmp_path: Path) -> None:
     # the verifier-based quality sees every dynamic error: top_quality keeps none of them
     assert filter_row["kept_rate_dynamic"] == 0.0 and filter_row["kept_rate_none"] > 0.9
     assert read_summary(tmp_path) == summary
+
+
+def test_filter_cells_without_training_report_kept_rates_in_one_panel(tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    from system.probe.plots import filter_bars
+
+    recipe = validate_recipe(tiny_probe(probes=["filter"], filter={"strategies": ["top_quality", "kcenter"],
+                                                                    "pool_size": 120, "train": False}))
+    out = ProbeDir(tmp_path)
+    cells = plan_cells(recipe)
+    for cell in cells:
+        out.write_result(cell, run_cell(recipe, cell, tmp_path, {}))
+    summary = out.write_state(cells)
+    rows = summary["rows"]
+    assert len(rows) == 2 and all("accuracy" not in r for r in rows)  # selection only: nothing trained
+    kept = {r["strategy"]: r for r in rows}
+    assert kept["top_quality"]["kept_rate_dynamic"] == 0.0 and kept["kcenter"]["kept_rate_dynamic"] > 0.0
+    height, width = imread(filter_bars(summary["means"], "max", tmp_path / "filter.png")).shape[:2]
+    assert width / height < 1.9  # the kept-rate panel alone, no empty accuracy panel beside it

@@ -40,6 +40,10 @@ def test_every_grid_cell_has_the_clean_cells_budget_and_the_curve_has_its_own() 
     curve = [c for c in cells if c.probe == "finetune_curve"]
     assert sorted({c.steps for c in curve}) == [5, 10]  # 0.99 * 20 rounds to the full budget: the clean cell
     assert all(c.noise == "none" and c.name.endswith(f"-t{c.steps}-s{c.seed}") for c in curve)
+    first = plan_cells(recipe(seeds=[0, 1], finetune={"train_size": 640, "steps": 20, "curve_points": [0.25, 0.5],
+                                                      "curve_seeds": [1]}, grid=r.probe.grid.model_dump()))
+    assert {c.seed for c in first if c.probe == "finetune_curve"} == {1}
+    assert {c.id for c in first if c.probe == "finetune"} == {c.id for c in grid}  # same cells, same ids
     spec = r.probe.grid.noise_spec("static_line", 1.0, 0.3)
     assert (spec.kind, spec.static_variant) == ("static", "line")
     assert r.probe.grid.noise_spec("static", 1.0, 0.3).static_draw == "uniform"
@@ -86,6 +90,7 @@ def test_prompt_and_filter_plans() -> None:
     ({"grid": {"dynamic_unit": "bit"}}, "dynamic_unit"),
     ({"grid": {"kinds": ["static", "static_line"], "static_variant": "line"}}, "same noise"),
     ({"finetune": {"curve_points": [0.5, 1.0]}}, "curve points"),
+    ({"finetune": {"curve_seeds": [7]}}, "curve_seeds"),
     ({"finetune": {"converged_accuracy": 1.5}}, "converged_accuracy"),
 ])
 def test_bad_probe_sections_name_the_field(override: dict, words: str) -> None:
