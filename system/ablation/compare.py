@@ -152,7 +152,7 @@ def cell_text(v: Any, signed: bool = False, interval: bool = False) -> str:
         form = ".1f" if counts else ("+.3f" if signed else ".3f")
         mean, std = format(v["mean"], form), format(v["std"], ".1f" if counts else ".3f")
         if interval and v.get("ci95"):
-            lo, hi = (format(x, ".1f" if counts else ("+.3f" if signed else ".3f")) for x in v["ci95"])
+            lo, hi = (format(x, form) for x in v["ci95"])
             return f"{mean} [{lo}, {hi}]"
         return f"{mean} ± {std}" if v["n"] > 1 else mean
     if isinstance(v, float):

@@ -150,11 +150,12 @@ def filter_bars(rows: Sequence[Row], task: str, out: Path) -> Path | None:
                  color=color, label={"none": "clean"}.get(kind, f"{kind} noise"))
     left.set_xticks(x, strategies, rotation=20)
     left.set(title="Share of each kind of candidate the strategy keeps", ylabel="kept / in pool", ylim=(0, 1.05))
-    left.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0) if not splits else None)
     left.grid(axis="y", alpha=0.3)
     if not splits:
+        left.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, not on them
         fig.suptitle(f"Filter probe on {task}: what each strategy keeps ({_seeds_note(mine)})", fontsize=10, y=1.02)
         return _save(fig, out)
+    left.legend(fontsize=8)
     right = axes[0][1]
     for k, split in enumerate(splits):
         ys, es = _errorbars([next((r for r in mine if r["strategy"] == s and r["split"] == split), {})
