@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from system.qdc.prompt_diversity import KEYS as PROMPT_DIVERSITY
+from system.stats import t_interval
 from system.store import RunDir, atomic_write_json, atomic_write_text
 
 COMPARISON = "comparison.json"
@@ -58,18 +59,6 @@ def variant_rows(strategy: str, seed: int, run_dir: Path) -> list[Row]:
                        sel_distinct_2=after.get("distinct_2"))
         out.append(row)
     return out
-
-
-def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float] | None:
-    """The ``level`` Student-t interval of the mean over seeds; None for fewer than two values. A
-    bootstrap over three seeds has only ten distinct resamples and comes out far too narrow."""
-    if len(values) < 2:
-        return None
-    from scipy.stats import t
-
-    mean = statistics.fmean(values)
-    half = float(t.ppf(0.5 + level / 2.0, len(values) - 1)) * statistics.stdev(values) / math.sqrt(len(values))
-    return mean - half, mean + half
 
 
 def _stats(values: Sequence[float]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """PNG figures of probe results (matplotlib, Agg): curves, heatmaps and filter bars.
 
 Every figure reads the aggregated rows of probe.json (`results.aggregate`): mean over seeds with the
-95% bootstrap interval (over prompts and seeds, system/probe/stats.py) as error bars where there is
-one, else the sample standard deviation, and says how many seeds stand behind each point.
+95% interval (a bootstrap over prompts and seeds, or a t-interval over seeds where there are no
+per-prompt scores: system/stats.py) as error bars where there is one, else the sample standard
+deviation, and says how many seeds stand behind each point.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ KIND_COLORS = {"static": ("#9ecae1", "#4292c6", "#08519c", "#08306b"), "dynamic"
                "static_line": ("#a1d99b", "#41ab5d", "#006d2c", "#00441b")}
 KIND_STYLE = {"static": ("o", "-"), "dynamic": ("s", "--"), "static_line": ("^", ":")}
 NOISE_KINDS = ("static", "dynamic", "static_line")
+PROMPT_SCORED = ("accuracy", "steps_valid", "valid_trace")  # per-prompt scores: bootstrap over prompts and seeds
 SPLIT_TITLES = {"id": "ID", "ood_length": "OOD (longer lists)", "ood_digits": "OOD (more digits)", "ood_task": "OOD (held-out task)"}
 
 
@@ -41,11 +43,18 @@ def _errorbars(points: Sequence[Row], metric: str) -> tuple[list[float | None], 
     return [b[0] for b in bars], [[b[1] for b in bars], [b[2] for b in bars]]
 
 
-def _seeds_note(rows: Sequence[Row]) -> str:
+def _bars_note(rows: Sequence[Row], metric: str) -> str:
+    """What the error bars of ``metric`` are: the 95% interval of results.aggregate where there is one."""
+    if not any("ci_low" in (r.get(metric) or {}) for r in rows):
+        return ""
+    return "95% CI over prompts and seeds" if metric in PROMPT_SCORED else "95% t-interval over seeds"
+
+
+def _seeds_note(rows: Sequence[Row], metrics: Sequence[str] = ("accuracy",)) -> str:
     seeds = sorted({s for r in rows for s in r.get("seeds", [])})
     counts = sorted({len(r.get("seeds", [])) for r in rows})
-    with_ci = any("ci_low" in (r.get("accuracy") or {}) for r in rows)
-    bars = "; bars: 95% bootstrap CI over prompts and seeds" if with_ci else ""
+    notes = [n for n in (_bars_note(rows, m) for m in metrics) if n]
+    bars = "; bars: " + (", ".join(dict.fromkeys(notes))) if notes else ""
     if counts == [1]:
         what = f"one run per point, seed {seeds[0]}" if len(seeds) == 1 else f"one seed per point, seeds {seeds}"
         return what + bars
@@ -85,7 +94,7 @@ def noise_curves(rows: Sequence[Row], probe: str, task: str, splits: Sequence[st
     if axes[0][-1].get_legend_handles_labels()[0]:
         axes[0][-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     what = {"finetune": "Fine-tuned on noised data", "prompt": "Few-shot prompted with noised exemplars"}[probe]
-    fig.suptitle(f"{what}: clean {METRIC_NAMES.get(metric, metric)} on {task}\n({_seeds_note(mine)})", fontsize=11, y=1.06)
+    fig.suptitle(f"{what}: clean {METRIC_NAMES.get(metric, metric)} on {task}\n({_seeds_note(mine, (metric,))})", fontsize=11, y=1.06)
     return _save(fig, out)
 
 
@@ -123,7 +132,7 @@ def noise_heatmaps(rows: Sequence[Row], probe: str, task: str, split: str, metri
         fig.colorbar(image, ax=axes[0].tolist(), label=METRIC_NAMES.get(metric, metric), shrink=0.9)
     what = {"finetune": "fine-tuned", "prompt": "few-shot prompted"}[probe]
     fig.suptitle(f"{task}, {what}: {SPLIT_TITLES.get(split, split)} {METRIC_NAMES.get(metric, metric)} "
-                 f"({_seeds_note(mine).replace(' ± std', '')})", fontsize=10, y=1.0 + 0.25 / (1.6 + 0.6 * n_rows))
+                 f"({_seeds_note(mine, ()).replace('; bars: ± std', '')})", fontsize=10, y=1.0 + 0.25 / (1.6 + 0.6 * n_rows))
     return _save(fig, out)
 
 
@@ -153,7 +162,7 @@ def filter_bars(rows: Sequence[Row], task: str, out: Path) -> Path | None:
     left.grid(axis="y", alpha=0.3)
     if not splits:
         left.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, not on them
-        fig.suptitle(f"Filter probe on {task}: what each strategy keeps ({_seeds_note(mine)})", fontsize=10, y=1.02)
+        fig.suptitle(f"Filter probe on {task}: what each strategy keeps ({_seeds_note(mine, ('kept_rate_none',))})", fontsize=10, y=1.02)
         return _save(fig, out)
     left.legend(fontsize=8)
     right = axes[0][1]
@@ -167,7 +176,7 @@ def filter_bars(rows: Sequence[Row], task: str, out: Path) -> Path | None:
     right.grid(axis="y", alpha=0.3)
     right.legend(fontsize=8)
     fig.suptitle(f"Filter probe on {task}: noised candidates in the pool and what each strategy keeps "
-                 f"({_seeds_note(mine)})", fontsize=10, y=1.02)
+                 f"({_seeds_note(mine, ('kept_rate_none', 'accuracy'))})", fontsize=10, y=1.02)
     return _save(fig, out)
 
 

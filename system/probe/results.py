@@ -117,15 +117,16 @@ def flatten(cell: Cell, result: CellResult) -> list[Row]:
 
 METRICS = ("accuracy", "steps_valid", "valid_trace", "kept_rate_none", "kept_rate_static", "kept_rate_dynamic",
            "share_static", "share_dynamic", "selection_vendi")
+BOUNDS = {"selection_vendi": (1.0, math.inf)}  # every other metric is a rate in 0-1
 GROUP_KEYS = ("probe", "task", "noise", "contamination", "intensity", "strategy", "steps", "split")
 
 
-def _stats(values: list[float], per_prompt: list[list[float]] | None = None) -> dict[str, Any]:
-    """Mean over seeds, sample std, min, max, n, and a 95% bootstrap interval (system/probe/stats.py):
-    over prompts and seeds where every seed's per-prompt scores are there, else over seeds."""
-    from system.probe.stats import bootstrap_mean_ci, bootstrap_seeds_ci
+def _stats(metric: str, values: list[float], per_prompt: list[list[float]] | None = None) -> dict[str, Any]:
+    """Mean over seeds, sample std, min, max, n, and a 95% interval (system/stats.py): a bootstrap over
+    prompts and seeds where every seed's per-prompt scores are there, else a t-interval over seeds."""
+    from system.stats import bootstrap_mean_ci, t_interval
 
-    ci = bootstrap_mean_ci(per_prompt) if per_prompt else bootstrap_seeds_ci(values)
+    ci = bootstrap_mean_ci(per_prompt) if per_prompt else t_interval(values, bounds=BOUNDS.get(metric, (0.0, 1.0)))
     out = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
            "min": min(values), "max": max(values), "n": len(values)}
     if ci is not None:
@@ -151,7 +152,7 @@ def aggregate(rows: Iterable[Row]) -> list[Row]:
         for metric in METRICS:
             kept = [m for m in members if m.get(metric) is not None and not math.isnan(float(m[metric]))]
             if kept:
-                row[metric] = _stats([float(m[metric]) for m in kept], _per_prompt(kept, metric))
+                row[metric] = _stats(metric, [float(m[metric]) for m in kept], _per_prompt(kept, metric))
         out.append(row)
     out.sort(key=lambda r: tuple("" if v is None else str(v) if isinstance(v, str) else f"{v:012.4f}"
                                  for v in (r.get(k) for k in GROUP_KEYS)))

@@ -1,4 +1,4 @@
-"""Confidence intervals (bootstrap over prompts and seeds) and the convergence check of the clean cell."""
+"""Confidence intervals (bootstrap over prompts and seeds; t over seeds) and the convergence check of the clean cell."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from system.config import validate_recipe
 from system.probe.cells import Cell, plan_cells, run_cell
 from system.probe.convergence import UNDER_TRAINED, check_convergence, warn_if_under_trained
 from system.probe.results import ProbeDir, aggregate, flatten
-from system.probe.stats import bootstrap_mean_ci, bootstrap_seeds_ci
+from system.stats import bootstrap_mean_ci, t_interval
 from tests.probe.conftest import tiny_probe
 
 
@@ -37,9 +37,15 @@ def test_seed_to_seed_spread_widens_the_interval() -> None:
     # prompt sets of different sizes are resampled each on its own
     lo, hi = bootstrap_mean_ci([np.ones(10), np.zeros(30)])
     assert 0.0 <= lo < 0.5 < hi <= 1.0
-    assert bootstrap_seeds_ci([0.5]) is None
-    lo, hi = bootstrap_seeds_ci([0.2, 0.4, 0.6])  # type: ignore[misc]
-    assert 0.2 <= lo < 0.4 < hi <= 0.6
+
+
+def test_one_value_per_seed_gets_a_t_interval_wider_than_the_seeds_range() -> None:
+    """Three seeds 0.2, 0.4, 0.6: mean 0.4, sd 0.2, t(0.975, 2) = 4.303, half-width 0.497."""
+    assert t_interval([0.5]) is None
+    lo, hi = t_interval([0.2, 0.4, 0.6])  # type: ignore[misc]
+    assert (lo, hi) == pytest.approx((0.4 - 0.4968, 0.4 + 0.4968), abs=1e-3)
+    assert t_interval([0.2, 0.4, 0.6], bounds=(0.0, 1.0)) == pytest.approx((0.0, 0.8968), abs=1e-3)
+    assert t_interval([0.7, 0.7, 0.7]) == pytest.approx((0.7, 0.7))
 
 
 def test_aggregate_gives_intervals_from_per_prompt_scores() -> None:
@@ -54,6 +60,20 @@ def test_aggregate_gives_intervals_from_per_prompt_scores() -> None:
     acc = mean["accuracy"]
     assert acc["mean"] == pytest.approx(0.625) and acc["ci_low"] < 0.625 < acc["ci_high"]
     assert mean["steps"] == 20 and mean["steps_valid"]["ci_low"] == mean["steps_valid"]["ci_high"] == 1.0
+
+
+def test_aggregate_gives_seed_only_metrics_a_t_interval_within_their_range() -> None:
+    """Kept rates have no per-prompt scores: their interval is over seeds, clipped to 0-1."""
+    rows = []
+    for seed, kept in ((0, 0.0), (1, 0.0), (2, 0.03)):
+        cell = Cell("filter", "max", seed, "dynamic", 0.5, 0.2, strategy="qdit", fingerprint="x")
+        rows += flatten(cell, {"keep": {"dynamic": {"kept_rate": kept, "share_of_selection": kept / 2}},
+                               "n_selected": 100, "selection_metrics": {"vendi": 3.0 + seed}})
+    (mean,) = aggregate(rows)
+    kept = mean["kept_rate_dynamic"]
+    assert kept["ci_low"] == 0.0 and kept["ci_high"] == pytest.approx(0.01 + 4.303 * 0.01732 / 3 ** 0.5, abs=1e-3)
+    vendi = mean["selection_vendi"]
+    assert vendi["ci_low"] == pytest.approx(4.0 - 2.484, abs=1e-3) and vendi["ci_high"] == pytest.approx(6.484, abs=1e-3)
 
 
 def _clean_rows(accuracies: dict[int, float]) -> tuple[list[Cell], list[dict]]:

@@ -1,15 +1,19 @@
-"""Confidence intervals for probe results: a bootstrap over evaluation prompts and seeds.
+"""95% confidence intervals shared by the probes and the ablation.
 
-A probe cell is judged on a fixed set of clean prompts (the same prompts in every cell and repeat),
-so a group of repeats is a seeds x prompts table of per-prompt scores. Its 95% interval resamples
-both: each bootstrap draw picks seeds with replacement and prompts with replacement (the same prompt
-draw for every seed, since the prompts are shared) and takes the mean of the resampled table. With one
-seed that is the usual bootstrap over prompts; where no per-prompt scores exist (a kept rate, a Vendi
-score) only seeds are resampled, and one seed has no interval.
+Two cases, two methods:
+- a seeds x prompts table of per-prompt scores (a probe cell is judged on a fixed set of clean prompts,
+  the same in every cell and repeat): a bootstrap that resamples both, each draw picking seeds with
+  replacement and prompts with replacement (the same prompt draw for every seed, since the prompts are
+  shared). With one seed that is the usual bootstrap over prompts.
+- one number per seed (a kept rate, a Vendi score, an ablation's accuracy gain): a Student-t interval.
+  A bootstrap over three seeds has only ten distinct resamples and comes out about as wide as the
+  seeds' own range, far too narrow; one seed has no interval.
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 from typing import Sequence
 
 import numpy as np
@@ -48,9 +52,17 @@ def bootstrap_mean_ci(table: Sequence[Sequence[float]], *, draws: int = DRAWS, l
     return _percentiles(stats, level)
 
 
-def bootstrap_seeds_ci(values: Sequence[float], *, draws: int = DRAWS, level: float = LEVEL,
-                       seed: int = 0) -> tuple[float, float] | None:
-    """Percentile interval of the mean over seeds, resampling seeds; None for fewer than two values."""
+def t_interval(values: Sequence[float], level: float = LEVEL,
+               bounds: tuple[float, float] | None = None) -> tuple[float, float] | None:
+    """The ``level`` Student-t interval of the mean of one value per seed, clipped to ``bounds`` (a
+    rate's 0-1) where given; None for fewer than two values."""
     if len(values) < 2:
         return None
-    return bootstrap_mean_ci([[v] for v in values], draws=draws, level=level, seed=seed)
+    from scipy.stats import t
+
+    mean = statistics.fmean(values)
+    half = float(t.ppf(0.5 + level / 2.0, len(values) - 1)) * statistics.stdev(values) / math.sqrt(len(values))
+    lo, hi = mean - half, mean + half
+    if bounds is not None:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    return lo, hi
