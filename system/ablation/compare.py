@@ -16,7 +16,7 @@ import json
 import math
 import statistics
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Collection, Iterable, Sequence
 
 from system.qdc.prompt_diversity import KEYS as PROMPT_DIVERSITY
 from system.stats import t_interval
@@ -50,7 +50,8 @@ def variant_rows(strategy: str, seed: int, run_dir: Path) -> list[Row]:
                     **{k: m.get(k) for k in ("id_accuracy", "ood_accuracy", "output_diversity", "distinct_ngrams",
                                              "n_selected", "pass_at_k", *PROMPT_DIVERSITY, "learn_s", "wall_s",
                                              "frontier_length")},
-                    "accuracy_by_length": m.get("accuracy_by_length") or {}}
+                    "accuracy_by_length": m.get("accuracy_by_length") or {},
+                    "accuracy_by_split": m.get("accuracy_by_split") or {}}
         sel_file = run_dir / f"iter_{i:03d}" / "selection.json"
         if i > 0 and sel_file.is_file():
             after = (json.loads(sel_file.read_text()).get("metrics") or {}).get("after") or {}
@@ -61,9 +62,15 @@ def variant_rows(strategy: str, seed: int, run_dir: Path) -> list[Row]:
     return out
 
 
-def _stats(values: Sequence[float]) -> dict[str, Any]:
+RATES = {"id_accuracy", "ood_accuracy", "pass_at_k", "distinct_per_prompt", "distinct_answers_per_prompt",
+         "edit_distance_per_prompt", "pass_at_k_gap", "sel_cluster_coverage", "accuracy_by_length", "accuracy_by_split"}
+
+
+def _stats(values: Sequence[float], bounds: tuple[float, float] | None = None) -> dict[str, Any]:
+    """Mean, sample std, min, max, n and the 95% t-interval over seeds, clipped to ``bounds`` (a
+    rate's 0-1) where given."""
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "ci95": t_interval(values), "min": min(values), "max": max(values), "n": len(values)}
+            "ci95": t_interval(values, bounds=bounds), "min": min(values), "max": max(values), "n": len(values)}
 
 
 def _numbers(rows: Iterable[Row], key: str) -> list[float]:
@@ -73,6 +80,13 @@ def _numbers(rows: Iterable[Row], key: str) -> list[float]:
         if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v):
             out.append(float(v))
     return out
+
+
+def _nested_stats(members: Sequence[Row], key: str, names: Iterable[str]) -> dict[str, Any]:
+    """Stats over seeds of each entry of a dict-valued metric (accuracy by length or by split)."""
+    tables = [m.get(key) or {} for m in members]
+    bounds = (0.0, 1.0) if key in RATES else None
+    return {k: _stats(_numbers(tables, k), bounds) for k in names if _numbers(tables, k)}
 
 
 def aggregate(rows: Sequence[Row]) -> list[Row]:
@@ -86,10 +100,13 @@ def aggregate(rows: Sequence[Row]) -> list[Row]:
         for key in METRICS:
             values = _numbers(members, key)
             if values:
-                row[key] = _stats(values)
+                row[key] = _stats(values, (0.0, 1.0) if key in RATES else None)
         lengths = sorted({k for m in members for k in m["accuracy_by_length"]}, key=int)
-        row["accuracy_by_length"] = {k: _stats(_numbers([m["accuracy_by_length"] for m in members], k))
-                                     for k in lengths if _numbers([m["accuracy_by_length"] for m in members], k)}
+        row["accuracy_by_length"] = _nested_stats(members, "accuracy_by_length", lengths)
+        for key in ("accuracy_by_split", "gain_by_split"):
+            names = list(dict.fromkeys(k for m in members for k in m.get(key) or {}))
+            if names:
+                row[key] = _nested_stats(members, key, names)
         out.append(row)
     order = {s: i for i, s in enumerate(dict.fromkeys(r["strategy"] for r in rows))}
     return sorted(out, key=lambda r: (order[r["strategy"]], r["iteration"]))
@@ -97,14 +114,19 @@ def aggregate(rows: Sequence[Row]) -> list[Row]:
 
 def add_gains(rows: list[Row]) -> None:
     """Paired changes since the run's seed model (iteration 0 of the same strategy and seed): ``id_gain``,
-    ``ood_gain``, ``diversity_change``. Every strategy of a seed starts from the same seed model, so these
-    differences are free of the seed-to-seed spread of the seed model itself."""
+    ``ood_gain``, ``diversity_change``, ``distinct_per_prompt_change`` and the accuracy gain on each
+    evaluation split (``gain_by_split``). Every strategy of a seed starts from the same seed model, so
+    these differences are free of the seed-to-seed spread of the seed model itself."""
     base = {(r["strategy"], r["seed"]): r for r in rows if r["iteration"] == 0}
     for r in rows:
         b = base.get((r["strategy"], r["seed"]))
         for key, gain in GAINS.items():
             if b is not None and isinstance(r.get(key), (int, float)) and isinstance(b.get(key), (int, float)):
                 r[gain] = r[key] - b[key]
+        if b is not None and r.get("accuracy_by_split"):
+            before = b.get("accuracy_by_split") or {}
+            r["gain_by_split"] = {k: v - before[k] for k, v in r["accuracy_by_split"].items()
+                                  if isinstance(v, (int, float)) and isinstance(before.get(k), (int, float))}
 
 
 GAINS = {"id_accuracy": "id_gain", "ood_accuracy": "ood_gain", "output_diversity": "diversity_change",
@@ -120,7 +142,8 @@ def final_summary(means: Sequence[Row]) -> list[Row]:
         mine = [r for r in means if r["strategy"] == strategy]
         last = max(mine, key=lambda r: r["iteration"])
         row: Row = {"strategy": strategy, "iteration": last["iteration"], "seeds": last["seeds"]}
-        for key in ("id_accuracy", "ood_accuracy", "output_diversity", "distinct_ngrams", *PROMPT_DIVERSITY, *SIGNED):
+        for key in ("id_accuracy", "ood_accuracy", "output_diversity", "distinct_ngrams", *PROMPT_DIVERSITY, *SIGNED,
+                    "accuracy_by_split", "gain_by_split"):
             if last.get(key) is not None:
                 row[key] = last[key]
         for key in ("sel_vendi", "sel_cluster_coverage", "sel_quality", "sel_complexity"):
@@ -137,7 +160,7 @@ def cell_text(v: Any, signed: bool = False, interval: bool = False) -> str:
     or all 0) with one."""
     if isinstance(v, dict) and "mean" in v:
         whole = float(v["min"]).is_integer() and float(v["max"]).is_integer()
-        counts = whole and (v["max"] >= 2 or v["max"] == v["min"] == 0)
+        counts = not signed and whole and (v["max"] >= 2 or v["max"] == v["min"] == 0)  # a gain is never a count
         form = ".1f" if counts else ("+.3f" if signed else ".3f")
         mean, std = format(v["mean"], form), format(v["std"], ".1f" if counts else ".3f")
         if interval and v.get("ci95"):
@@ -170,6 +193,19 @@ ITERATION_COLUMNS = [("strategy", "strategy"), ("iteration", "iteration"), ("id_
                      ("sel_vendi", "selection Vendi"), ("sel_quality", "selection quality"), ("seeds", "seeds")]
 
 
+def split_table(final: Sequence[Row]) -> tuple[list[Row], list[tuple[str, str]], set[str]]:
+    """The final iteration's accuracy and paired gain on each evaluation split, as table rows, columns
+    and the signed (gain) columns; no columns where the runs evaluate on one OOD split at most (the
+    ID / OOD table already says it all)."""
+    names = list(dict.fromkeys(k for r in final for k in r.get("accuracy_by_split") or {}))
+    if len(names) <= 2:
+        return [], [], set()
+    rows = [{"strategy": r["strategy"], **{f"acc:{k}": v for k, v in (r.get("accuracy_by_split") or {}).items()},
+             **{f"gain:{k}": v for k, v in (r.get("gain_by_split") or {}).items()}} for r in final]
+    columns = [("strategy", "strategy")] + [c for k in names for c in ((f"acc:{k}", k), (f"gain:{k}", f"{k} gain"))]
+    return rows, columns, {f"gain:{k}" for k in names}
+
+
 def present(columns: Sequence[tuple[str, str]], rows: Sequence[Row]) -> list[tuple[str, str]]:
     """The columns some row has a value for (runs from before a metric existed lack it), the first always."""
     return [c for i, c in enumerate(columns) if i == 0 or any(r.get(c[0]) is not None for r in rows)]
@@ -179,10 +215,11 @@ def has_prompt_diversity(rows: Sequence[Row]) -> bool:
     return any(r.get(k) is not None for r in rows for k in PROMPT_DIVERSITY)
 
 
-def markdown_table(rows: Sequence[Row], columns: Sequence[tuple[str, str]], interval: bool = False) -> str:
+def markdown_table(rows: Sequence[Row], columns: Sequence[tuple[str, str]], interval: bool = False,
+                   signed: Collection[str] = SIGNED) -> str:
     columns = present(columns, rows)
     lines = ["| " + " | ".join(h for _, h in columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell_text(r.get(k), signed=k in SIGNED, interval=interval) for k, _ in columns)
+    lines += ["| " + " | ".join(cell_text(r.get(k), signed=k in signed, interval=interval) for k, _ in columns)
               + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
@@ -196,7 +233,11 @@ def write_comparison(root: Path, runs: Sequence[tuple[str, int, Path]]) -> dict[
     data = {"rows": rows, "means": means, "final": final,
             "runs": [{"strategy": s, "seed": seed, "dir": str(p)} for s, seed, p in runs]}
     atomic_write_json(root / COMPARISON, data)
+    by_split, split_columns, split_signed = split_table(final)
     md = ("## Final iteration (mean [95% t-interval over seeds])\n\n" + markdown_table(final, FINAL_COLUMNS, True)
+          + ("\n## Accuracy per evaluation split (final iteration, mean [95% t-interval over seeds]; gains paired "
+             "with each run's seed model)\n\n" + markdown_table(by_split, split_columns, True, split_signed)
+             if split_columns else "")
           + "\n## Diversity and selected data (final iteration, mean [95% t-interval over seeds]; selection "
             "statistics averaged over iterations)\n\n"
           + markdown_table(final, FINAL_DIVERSITY_COLUMNS, True)
@@ -206,10 +247,11 @@ def write_comparison(root: Path, runs: Sequence[tuple[str, int, Path]]) -> dict[
           + "\n## Per iteration (mean ± std over seeds)\n\n" + markdown_table(means, ITERATION_COLUMNS))
     atomic_write_text(root / "comparison.md", md)
     buf = io.StringIO()
-    fields = ["strategy", "seed", "iteration", *METRICS, "frontier_length"]
+    splits = list(dict.fromkeys(k for r in rows for k in r.get("accuracy_by_split") or {}))
+    fields = ["strategy", "seed", "iteration", *METRICS, "frontier_length", *(f"accuracy_{k}" for k in splits)]
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({**r, **{f"accuracy_{k}": v for k, v in (r.get("accuracy_by_split") or {}).items()}} for r in rows)
     atomic_write_text(root / "comparison.csv", buf.getvalue())
     return data
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from system.ablation.compare import (
     FINAL_COLUMNS, FINAL_DIVERSITY_COLUMNS, ITERATION_COLUMNS, PROMPT_DIVERSITY_COLUMNS, SIGNED, cell_text,
-    has_prompt_diversity, present, read_comparison,
+    has_prompt_diversity, present, read_comparison, split_table,
 )
 from system.probe.report import NOWRAP_CSS
 from system.report import _plt, _save, register_section
 
 Row = dict[str, Any]
-CURVES = (("id_accuracy", "ID accuracy"), ("ood_accuracy", "OOD accuracy (longer lists)"),
+CURVES = (("id_accuracy", "ID accuracy"), ("ood_accuracy", "OOD accuracy (mean over the OOD splits)"),
           ("output_diversity", "Output diversity (Vendi of the model's samples)"),
           ("distinct_ngrams", "Output distinct 2-grams"))
 PROMPT_CURVES = (("distinct_per_prompt", "Distinct completions / k (per prompt)"),
@@ -134,11 +134,12 @@ def plot_selection(means: Sequence[Row], out: Path) -> Path | None:
     return _save(fig, out)
 
 
-def _table(rows: Sequence[Row], columns: Sequence[tuple[str, str]], interval: bool = False) -> str:
+def _table(rows: Sequence[Row], columns: Sequence[tuple[str, str]], interval: bool = False,
+           signed: Collection[str] = SIGNED) -> str:
     columns = present(columns, rows)
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h in columns)
     body = "".join("<tr>" + "".join(
-        f"<td>{html.escape(cell_text(r.get(k), signed=k in SIGNED, interval=interval))}</td>" for k, _ in columns)
+        f"<td>{html.escape(cell_text(r.get(k), signed=k in signed, interval=interval))}</td>" for k, _ in columns)
         + "</tr>" for r in rows)
     return f"<table class='qdc-nowrap'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -159,13 +160,16 @@ def ablation_section(run_dir: Path) -> str:
                       "completions and final answers over k, mean pairwise edit distance over the longer length, and "
                       "pass@k - pass@1, averaged over prompts (a collapse toward one completion per prompt shows here, "
                       f"not in the cross-prompt Vendi score).</p>{_table(data['final'], PROMPT_DIVERSITY_COLUMNS, True)}")
+    by_split, split_columns, split_signed = split_table(data["final"])
+    splits = (f"<h3>Accuracy per evaluation split</h3><p>Final iteration; gains paired with each run's seed model.</p>"
+              f"{_table(by_split, split_columns, True, split_signed)}" if split_columns else "")
     imgs = "".join(f'<img src="{p.name}" alt="{p.stem}">' for p in figs if p is not None)
     runs = "".join(f"<li>{html.escape(r['strategy'])}, seed {r['seed']}: <code>{html.escape(r['dir'])}</code></li>"
                    for r in data.get("runs", []))
     return (f"{NOWRAP_CSS}<h2>Filtering ablation</h2><p>The same loop (same seeds, prompts and optimizer steps) once per "
             "selection strategy; iteration 0 is the shared seed model. Final-iteration tables: mean [95% Student-t "
             "interval over seeds]; per iteration and in the figures: ± the sample standard deviation over "
-            f"seeds.</p>{imgs}<h3>Final iteration</h3>{_table(data['final'], FINAL_COLUMNS, True)}"
+            f"seeds.</p>{imgs}<h3>Final iteration</h3>{_table(data['final'], FINAL_COLUMNS, True)}{splits}"
             "<h3>Diversity and selected data</h3><p>Output diversity at the final iteration; the selected data's "
             f"statistics averaged over iterations.</p>{_table(data['final'], FINAL_DIVERSITY_COLUMNS, True)}{per_prompt}"
             f"<h3>Per iteration</h3>{_table(means, ITERATION_COLUMNS)}<h3>Runs</h3><ul>{runs}</ul>")

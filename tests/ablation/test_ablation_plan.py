@@ -104,3 +104,34 @@ def test_per_prompt_diversity_is_compared_when_the_runs_have_it(tmp_path: Path) 
     data = write_comparison(older, [("top_quality", 0, _write_metrics(older / "tq0", metrics([None, None])))])
     md = (older / "comparison.md").read_text()
     assert "Per-prompt" not in md and "distinct / k" not in md
+
+
+def test_accuracy_per_split_when_there_are_several_ood_splits(tmp_path: Path) -> None:
+    """A dataset family with two OOD splits (held-out templates, more steps): each split's accuracy and
+    paired gain gets a column, since ood_accuracy (their mean) would hide which one moved."""
+    from system.ablation.report import ablation_section
+
+    def metrics(templates: list[float]) -> list[dict]:
+        return [{"iteration": i, "id_accuracy": 0.5, "ood_accuracy": (t + 0.1) / 2,
+                 "accuracy_by_split": {"id": 0.5, "ood_steps": 0.1, "ood_templates": t}} for i, t in enumerate(templates)]
+
+    runs = [("top_quality", 0, _write_metrics(tmp_path / "tq0", metrics([0.2, 0.3]))),
+            ("top_quality", 1, _write_metrics(tmp_path / "tq1", metrics([0.4, 0.7]))),
+            ("deita", 0, _write_metrics(tmp_path / "de0", metrics([0.2, 0.2])))]
+    data = write_comparison(tmp_path, runs)
+    final = {r["strategy"]: r for r in data["final"]}
+    assert final["top_quality"]["accuracy_by_split"]["ood_templates"]["mean"] == pytest.approx(0.5)
+    assert final["top_quality"]["gain_by_split"]["ood_templates"]["mean"] == pytest.approx(0.2)
+    assert final["deita"]["gain_by_split"]["ood_steps"]["mean"] == pytest.approx(0.0)
+    md = (tmp_path / "comparison.md").read_text()
+    assert "Accuracy per evaluation split" in md and "| strategy | id | id gain | ood_steps |" in md
+    assert "+0.200 [" in md  # gains signed, with their interval over the two seeds
+    header = (tmp_path / "comparison.csv").read_text().splitlines()[0]
+    assert header.endswith("accuracy_id,accuracy_ood_steps,accuracy_ood_templates")
+    assert "Accuracy per evaluation split" in ablation_section(tmp_path)
+
+    one_ood = tmp_path / "tint"  # id and one OOD split: the ID / OOD table says it all
+    write_comparison(one_ood, [("random", 0, _write_metrics(one_ood / "r0", [
+        {"iteration": i, "id_accuracy": 0.5, "ood_accuracy": 0.2, "accuracy_by_split": {"id": 0.5, "ood_length": 0.2}}
+        for i in range(2)]))])
+    assert "per evaluation split" not in (one_ood / "comparison.md").read_text()
