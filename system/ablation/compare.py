@@ -27,7 +27,8 @@ Row = dict[str, Any]
 
 METRICS = ("id_accuracy", "ood_accuracy", "output_diversity", "distinct_ngrams", "id_gain", "ood_gain",
            "diversity_change", "n_selected", "pass_at_k", *PROMPT_DIVERSITY, "distinct_per_prompt_change",
-           "sel_vendi", "sel_cluster_coverage", "sel_quality", "sel_complexity", "sel_distinct_2", "learn_s", "wall_s")
+           "sel_vendi", "sel_cluster_coverage", "sel_quality", "sel_complexity", "sel_distinct_2", "sel_kept_share",
+           "learn_s", "wall_s")
 LABELS = {
     "id_accuracy": "ID accuracy", "ood_accuracy": "OOD accuracy", "output_diversity": "output Vendi",
     "distinct_ngrams": "output distinct-2", "n_selected": "selected", "pass_at_k": "pass@k",
@@ -36,7 +37,7 @@ LABELS = {
     "wall_s": "wall s", "id_gain": "ID gain", "ood_gain": "OOD gain", "diversity_change": "Vendi change",
     "distinct_per_prompt": "distinct / k", "distinct_answers_per_prompt": "distinct answers / k",
     "edit_distance_per_prompt": "edit distance", "pass_at_k_gap": "pass@k - pass@1",
-    "distinct_per_prompt_change": "distinct / k change",
+    "distinct_per_prompt_change": "distinct / k change", "sel_kept_share": "kept / eligible",
 }
 
 
@@ -54,7 +55,10 @@ def variant_rows(strategy: str, seed: int, run_dir: Path) -> list[Row]:
                     "accuracy_by_split": m.get("accuracy_by_split") or {}}
         sel_file = run_dir / f"iter_{i:03d}" / "selection.json"
         if i > 0 and sel_file.is_file():
-            after = (json.loads(sel_file.read_text()).get("metrics") or {}).get("after") or {}
+            metrics = json.loads(sel_file.read_text()).get("metrics") or {}
+            after = metrics.get("after") or {}
+            if metrics.get("n_eligible"):
+                row["sel_kept_share"] = (row.get("n_selected") or 0) / metrics["n_eligible"]
             row.update(sel_vendi=after.get("vendi"), sel_cluster_coverage=after.get("cluster_coverage"),
                        sel_quality=after.get("quality_mean"), sel_complexity=after.get("complexity_mean"),
                        sel_distinct_2=after.get("distinct_2"))
@@ -63,7 +67,8 @@ def variant_rows(strategy: str, seed: int, run_dir: Path) -> list[Row]:
 
 
 RATES = {"id_accuracy", "ood_accuracy", "pass_at_k", "distinct_per_prompt", "distinct_answers_per_prompt",
-         "edit_distance_per_prompt", "pass_at_k_gap", "sel_cluster_coverage", "accuracy_by_length", "accuracy_by_split"}
+         "edit_distance_per_prompt", "pass_at_k_gap", "sel_cluster_coverage", "sel_kept_share", "accuracy_by_length",
+         "accuracy_by_split"}
 
 
 def _stats(values: Sequence[float], bounds: tuple[float, float] | None = None) -> dict[str, Any]:
@@ -146,10 +151,12 @@ def final_summary(means: Sequence[Row]) -> list[Row]:
                     "accuracy_by_split", "gain_by_split"):
             if last.get(key) is not None:
                 row[key] = last[key]
-        for key in ("sel_vendi", "sel_cluster_coverage", "sel_quality", "sel_complexity"):
+        for key in ("sel_vendi", "sel_cluster_coverage", "sel_quality", "sel_complexity", "sel_kept_share"):
             values = [r[key]["mean"] for r in mine if r.get(key)]
             if values:
                 row[key] = statistics.fmean(values)
+        shares = [r["sel_kept_share"]["min"] for r in mine if r.get("sel_kept_share")]
+        row["kept_every_eligible"] = bool(shares) and min(shares) >= 1.0
         out.append(row)
     return out
 
@@ -180,7 +187,8 @@ FINAL_COLUMNS = [("strategy", "strategy"), ("iteration", "iteration"), ("id_accu
 FINAL_DIVERSITY_COLUMNS = [("strategy", "strategy"), ("output_diversity", "output Vendi"),
                            ("diversity_change", "Vendi change vs seed model"), ("distinct_ngrams", "output distinct-2"),
                            ("sel_vendi", "selection Vendi"), ("sel_cluster_coverage", "selection coverage"),
-                           ("sel_quality", "selection quality"), ("sel_complexity", "selection complexity")]
+                           ("sel_quality", "selection quality"), ("sel_complexity", "selection complexity"),
+                           ("sel_kept_share", "kept / eligible")]
 PROMPT_DIVERSITY_COLUMNS = [("strategy", "strategy"), ("distinct_per_prompt", "distinct completions / k"),
                             ("distinct_per_prompt_change", "distinct / k change vs seed model"),
                             ("distinct_answers_per_prompt", "distinct answers / k"),
@@ -204,6 +212,17 @@ def split_table(final: Sequence[Row]) -> tuple[list[Row], list[tuple[str, str]],
              **{f"gain:{k}": v for k, v in (r.get("gain_by_split") or {}).items()}} for r in final]
     columns = [("strategy", "strategy")] + [c for k in names for c in ((f"acc:{k}", k), (f"gain:{k}", f"{k} gain"))]
     return rows, columns, {f"gain:{k}" for k in names}
+
+
+def unchosen_note(final: Sequence[Row]) -> str:
+    """A warning naming the strategies that kept every candidate past the quality gate in every
+    iteration and seed: the budget never bound, so they did not choose and are the same selection."""
+    names = [r["strategy"] for r in final if r.get("kept_every_eligible")]
+    if not names:
+        return ""
+    return (f"Note: {', '.join(names)} kept every candidate that passed loop.min_quality in every iteration and "
+            "seed (the filter budget was at least the number eligible), so the strategy did not choose; "
+            "strategies that fill their budget are then the same selection. A smaller filter.budget makes them choose.")
 
 
 def present(columns: Sequence[tuple[str, str]], rows: Sequence[Row]) -> list[tuple[str, str]]:
@@ -234,7 +253,9 @@ def write_comparison(root: Path, runs: Sequence[tuple[str, int, Path]]) -> dict[
             "runs": [{"strategy": s, "seed": seed, "dir": str(p)} for s, seed, p in runs]}
     atomic_write_json(root / COMPARISON, data)
     by_split, split_columns, split_signed = split_table(final)
-    md = ("## Final iteration (mean [95% t-interval over seeds])\n\n" + markdown_table(final, FINAL_COLUMNS, True)
+    note = unchosen_note(final)
+    md = ((f"{note}\n\n" if note else "")
+          + "## Final iteration (mean [95% t-interval over seeds])\n\n" + markdown_table(final, FINAL_COLUMNS, True)
           + ("\n## Accuracy per evaluation split (final iteration, mean [95% t-interval over seeds]; gains paired "
              "with each run's seed model)\n\n" + markdown_table(by_split, split_columns, True, split_signed)
              if split_columns else "")

@@ -9,7 +9,7 @@ from typing import Any, Collection, Sequence
 
 from system.ablation.compare import (
     FINAL_COLUMNS, FINAL_DIVERSITY_COLUMNS, ITERATION_COLUMNS, PROMPT_DIVERSITY_COLUMNS, SIGNED, cell_text,
-    has_prompt_diversity, present, read_comparison, split_table,
+    has_prompt_diversity, present, read_comparison, split_table, unchosen_note,
 )
 from system.probe.report import NOWRAP_CSS
 from system.report import _plt, _save, register_section
@@ -164,12 +164,14 @@ def ablation_section(run_dir: Path) -> str:
     splits = (f"<h3>Accuracy per evaluation split</h3><p>Final iteration; gains paired with each run's seed model.</p>"
               f"{_table(by_split, split_columns, True, split_signed)}" if split_columns else "")
     imgs = "".join(f'<img src="{p.name}" alt="{p.stem}">' for p in figs if p is not None)
+    note = unchosen_note(data["final"])
+    note_html = f"<p><b>{html.escape(note)}</b></p>" if note else ""
     runs = "".join(f"<li>{html.escape(r['strategy'])}, seed {r['seed']}: <code>{html.escape(r['dir'])}</code></li>"
                    for r in data.get("runs", []))
     return (f"{NOWRAP_CSS}<h2>Filtering ablation</h2><p>The same loop (same seeds, prompts and optimizer steps) once per "
             "selection strategy; iteration 0 is the shared seed model. Final-iteration tables: mean [95% Student-t "
             "interval over seeds]; per iteration and in the figures: ± the sample standard deviation over "
-            f"seeds.</p>{imgs}<h3>Final iteration</h3>{_table(data['final'], FINAL_COLUMNS, True)}{splits}"
+            f"seeds.</p>{note_html}{imgs}<h3>Final iteration</h3>{_table(data['final'], FINAL_COLUMNS, True)}{splits}"
             "<h3>Diversity and selected data</h3><p>Output diversity at the final iteration; the selected data's "
             f"statistics averaged over iterations.</p>{_table(data['final'], FINAL_DIVERSITY_COLUMNS, True)}{per_prompt}"
             f"<h3>Per iteration</h3>{_table(means, ITERATION_COLUMNS)}<h3>Runs</h3><ul>{runs}</ul>")

@@ -135,3 +135,26 @@ def test_accuracy_per_split_when_there_are_several_ood_splits(tmp_path: Path) ->
         {"iteration": i, "id_accuracy": 0.5, "ood_accuracy": 0.2, "accuracy_by_split": {"id": 0.5, "ood_length": 0.2}}
         for i in range(2)]))])
     assert "per evaluation split" not in (one_ood / "comparison.md").read_text()
+
+
+def test_a_budget_that_never_binds_is_called_out(tmp_path: Path) -> None:
+    """With a quality gate and a budget above the number eligible, a budget-filling strategy keeps
+    every eligible candidate: the comparison says so instead of presenting it as a choice."""
+    from system.ablation.report import ablation_section
+
+    def run(name: str, kept: list[int], eligible: list[int]) -> Path:
+        d = _write_metrics(tmp_path / name, [{"iteration": i, "id_accuracy": 0.5, "ood_accuracy": 0.2,
+                                              "n_selected": ([0] + kept)[i]} for i in range(len(kept) + 1)])
+        for i, n in enumerate(eligible, start=1):
+            (d / f"iter_{i:03d}").mkdir()
+            (d / f"iter_{i:03d}" / "selection.json").write_text(json.dumps({"metrics": {"n_eligible": n, "after": {}}}))
+        return d
+
+    data = write_comparison(tmp_path, [("top_quality", 0, run("tq", [268, 616], [268, 616])),
+                                       ("deita", 0, run("de", [150, 300], [268, 616]))])
+    final = {r["strategy"]: r for r in data["final"]}
+    assert final["top_quality"]["kept_every_eligible"] and not final["deita"]["kept_every_eligible"]
+    assert final["deita"]["sel_kept_share"] == pytest.approx((150 / 268 + 300 / 616) / 2)
+    md = (tmp_path / "comparison.md").read_text()
+    assert md.startswith("Note: top_quality kept every candidate") and "kept / eligible" in md
+    assert "Note: top_quality kept every candidate" in ablation_section(tmp_path)
