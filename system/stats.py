@@ -52,6 +52,12 @@ def bootstrap_mean_ci(table: Sequence[Sequence[float]], *, draws: int = DRAWS, l
     return _percentiles(stats, level)
 
 
+def describe(values: Sequence[float]) -> dict[str, float]:
+    """Mean, sample standard deviation (0 for one value), min, max and n of one value per seed."""
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values), "n": len(values)}
+
+
 def t_interval(values: Sequence[float], level: float = LEVEL,
                bounds: tuple[float, float] | None = None) -> tuple[float, float] | None:
     """The ``level`` Student-t interval of the mean of one value per seed, clipped to ``bounds`` (a

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Collection, Iterable, Sequence
 
 from system.qdc.prompt_diversity import KEYS as PROMPT_DIVERSITY
-from system.stats import t_interval
+from system.stats import describe, t_interval
 from system.store import RunDir, atomic_write_json, atomic_write_text
 
 COMPARISON = "comparison.json"
@@ -71,11 +71,9 @@ RATES = {"id_accuracy", "ood_accuracy", "pass_at_k", "distinct_per_prompt", "dis
          "accuracy_by_split"}
 
 
-def _stats(values: Sequence[float], bounds: tuple[float, float] | None = None) -> dict[str, Any]:
-    """Mean, sample std, min, max, n and the 95% t-interval over seeds, clipped to ``bounds`` (a
-    rate's 0-1) where given."""
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "ci95": t_interval(values, bounds=bounds), "min": min(values), "max": max(values), "n": len(values)}
+def _stats(values: Sequence[float], key: str) -> dict[str, Any]:
+    """Mean, sample std, min, max, n and the 95% t-interval over seeds, clipped to 0-1 for a rate."""
+    return {**describe(values), "ci95": t_interval(values, bounds=(0.0, 1.0) if key in RATES else None)}
 
 
 def _numbers(rows: Iterable[Row], key: str) -> list[float]:
@@ -90,8 +88,8 @@ def _numbers(rows: Iterable[Row], key: str) -> list[float]:
 def _nested_stats(members: Sequence[Row], key: str, names: Iterable[str]) -> dict[str, Any]:
     """Stats over seeds of each entry of a dict-valued metric (accuracy by length or by split)."""
     tables = [m.get(key) or {} for m in members]
-    bounds = (0.0, 1.0) if key in RATES else None
-    return {k: _stats(_numbers(tables, k), bounds) for k in names if _numbers(tables, k)}
+    columns = {k: _numbers(tables, k) for k in names}
+    return {k: _stats(values, key) for k, values in columns.items() if values}
 
 
 def aggregate(rows: Sequence[Row]) -> list[Row]:
@@ -105,7 +103,7 @@ def aggregate(rows: Sequence[Row]) -> list[Row]:
         for key in METRICS:
             values = _numbers(members, key)
             if values:
-                row[key] = _stats(values, (0.0, 1.0) if key in RATES else None)
+                row[key] = _stats(values, key)
         lengths = sorted({k for m in members for k in m["accuracy_by_length"]}, key=int)
         row["accuracy_by_length"] = _nested_stats(members, "accuracy_by_length", lengths)
         for key in ("accuracy_by_split", "gain_by_split"):

@@ -47,10 +47,12 @@ def _bars_note(rows: Sequence[Row], metric: str) -> str:
     """What the error bars of ``metric`` are: the 95% interval of results.aggregate where there is one."""
     if not any("ci_low" in (r.get(metric) or {}) for r in rows):
         return ""
-    return "95% CI over prompts and seeds" if metric in PROMPT_SCORED else "95% t-interval over seeds"
+    return "95% bootstrap CI over prompts and seeds" if metric in PROMPT_SCORED else "95% t-interval over seeds"
 
 
 def _seeds_note(rows: Sequence[Row], metrics: Sequence[str] = ("accuracy",)) -> str:
+    """How many seeds stand behind each point and what the error bars of ``metrics`` are (none named:
+    a figure without bars)."""
     seeds = sorted({s for r in rows for s in r.get("seeds", [])})
     counts = sorted({len(r.get("seeds", [])) for r in rows})
     notes = [n for n in (_bars_note(rows, m) for m in metrics) if n]
@@ -59,7 +61,7 @@ def _seeds_note(rows: Sequence[Row], metrics: Sequence[str] = ("accuracy",)) -> 
         what = f"one run per point, seed {seeds[0]}" if len(seeds) == 1 else f"one seed per point, seeds {seeds}"
         return what + bars
     n = "/".join(str(c) for c in counts)
-    return f"mean over {n} seeds {seeds}" + (bars or "; bars: ± std")
+    return f"mean over {n} seeds {seeds}" + (bars or ("; bars: ± std" if metrics else ""))
 
 
 def noise_curves(rows: Sequence[Row], probe: str, task: str, splits: Sequence[str], metric: str, out: Path) -> Path | None:
@@ -132,7 +134,7 @@ def noise_heatmaps(rows: Sequence[Row], probe: str, task: str, split: str, metri
         fig.colorbar(image, ax=axes[0].tolist(), label=METRIC_NAMES.get(metric, metric), shrink=0.9)
     what = {"finetune": "fine-tuned", "prompt": "few-shot prompted"}[probe]
     fig.suptitle(f"{task}, {what}: {SPLIT_TITLES.get(split, split)} {METRIC_NAMES.get(metric, metric)} "
-                 f"({_seeds_note(mine, ()).replace('; bars: ± std', '')})", fontsize=10, y=1.0 + 0.25 / (1.6 + 0.6 * n_rows))
+                 f"({_seeds_note(mine, ())})", fontsize=10, y=1.0 + 0.25 / (1.6 + 0.6 * n_rows))
     return _save(fig, out)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -124,11 +123,10 @@ GROUP_KEYS = ("probe", "task", "noise", "contamination", "intensity", "strategy"
 def _stats(metric: str, values: list[float], per_prompt: list[list[float]] | None = None) -> dict[str, Any]:
     """Mean over seeds, sample std, min, max, n, and a 95% interval (system/stats.py): a bootstrap over
     prompts and seeds where every seed's per-prompt scores are there, else a t-interval over seeds."""
-    from system.stats import bootstrap_mean_ci, t_interval
+    from system.stats import bootstrap_mean_ci, describe, t_interval
 
     ci = bootstrap_mean_ci(per_prompt) if per_prompt else t_interval(values, bounds=BOUNDS.get(metric, (0.0, 1.0)))
-    out = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-           "min": min(values), "max": max(values), "n": len(values)}
+    out: dict[str, Any] = describe(values)
     if ci is not None:
         out["ci_low"], out["ci_high"] = ci
     return out
